@@ -1,0 +1,20 @@
+//! Wire definitions: etcd's v3 API (`etcdserverpb`, `mvccpb`), which berth's
+//! store serves so that etcdctl and any etcd client work unchanged, and berth's
+//! own member-to-member Raft transport (`berth.raft`).
+
+#![allow(clippy::all, missing_docs)]
+
+/// etcd's key-value and event messages.
+pub mod mvccpb {
+    tonic::include_proto!("mvccpb");
+}
+
+/// etcd's v3 services: KV, Watch, Lease, Cluster, Maintenance.
+pub mod etcdserverpb {
+    tonic::include_proto!("etcdserverpb");
+}
+
+/// berth's member-to-member transport and replicated command format.
+pub mod raft {
+    tonic::include_proto!("berth.raft");
+}

@@ -1,0 +1,122 @@
+//! The `etcdserver` role: orders every request through Raft, answers reads
+//! at the right point, forwards what needs the leader, and keeps leases.
+//!
+//! The gRPC front end ([`crate::grpc`]) only translates to and from these
+//! calls; the state lives in [`crate::mvcc`], replication in [`crate::raft`].
+
+mod config;
+mod leases;
+mod peers;
+mod propose;
+mod read;
+mod start;
+pub mod validate;
+
+use std::sync::Arc;
+
+use berth_proto::etcdserverpb::ResponseHeader;
+use openraft::ServerState;
+
+pub use config::{ServerConfig, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_TXN_OPS};
+pub use start::start;
+
+use crate::lease::Lessor;
+use crate::mvcc::KvStore;
+use crate::raft::Raft;
+use crate::transport::Connector;
+use crate::watch::WatchHub;
+use peers::Peers;
+
+/// One running store member.
+pub struct EtcdServer {
+    id: u64,
+    cluster_id: u64,
+    config: ServerConfig,
+    raft: Raft,
+    kv: KvStore,
+    hub: Arc<WatchHub>,
+    lessor: Arc<Lessor>,
+    peers: Peers,
+    lease_ids: propose::LeaseIdGenerator,
+}
+
+impl EtcdServer {
+    /// This member's Raft ID (etcd's member ID).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The cluster's ID.
+    pub fn cluster_id(&self) -> u64 {
+        self.cluster_id
+    }
+
+    /// The configuration this member started with.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// The Raft handle.
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    /// The local state machine (serializable reads only).
+    pub fn kv(&self) -> &KvStore {
+        &self.kv
+    }
+
+    /// The watch hub fed by this member's state machine.
+    pub fn hub(&self) -> &Arc<WatchHub> {
+        &self.hub
+    }
+
+    /// The lease table.
+    pub fn lessor(&self) -> &Arc<Lessor> {
+        &self.lessor
+    }
+
+    /// A response header at the current revision and term.
+    pub fn header(&self) -> ResponseHeader {
+        self.header_at(self.kv.current_revision())
+    }
+
+    /// A response header for a given revision.
+    pub fn header_at(&self, revision: i64) -> ResponseHeader {
+        ResponseHeader {
+            cluster_id: self.cluster_id,
+            member_id: self.id,
+            revision,
+            raft_term: self.raft.metrics().borrow().current_term,
+        }
+    }
+
+    /// The leader this member knows of, if any.
+    pub fn leader(&self) -> Option<u64> {
+        self.raft.metrics().borrow().current_leader
+    }
+
+    /// Whether this member is the leader right now.
+    pub fn is_leader(&self) -> bool {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        m.state == ServerState::Leader && m.current_leader == Some(self.id)
+    }
+
+    /// Ready to serve: a leader is known and everything committed that this
+    /// member knows of is applied.
+    pub fn is_ready(&self) -> bool {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        m.current_leader.is_some()
+            && m.running_state.is_ok()
+            && m.last_applied.map(|l| l.index) >= m.last_log_index.filter(|_| false)
+    }
+
+    /// Stops Raft; in-flight requests fail with `server stopped`.
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown");
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Writes: every change is one Raft log entry, proposed on the leader.
+//!
+//! A follower hands its writes to the leader over the peer service. It does
+//! not retry a write once the leader may have received it: a write whose
+//! outcome is unknown is reported as such (`request timed out`), never
+//! applied twice.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use berth_proto::raft::{internal_response, InternalRequest, InternalResponse};
+use openraft::error::{ClientWriteError, RaftError};
+use prost::Message;
+
+use super::EtcdServer;
+use crate::raft::Request;
+use crate::{Result, StoreError};
+
+/// How long to wait between attempts while no leader is known.
+const LEADER_POLL: Duration = Duration::from_millis(50);
+
+impl EtcdServer {
+    /// Proposes a command and returns what applying it answered; refusals
+    /// decided while applying come back as their `StoreError`.
+    pub async fn propose(&self, req: InternalRequest) -> Result<InternalResponse> {
+        if req.encoded_len() > self.config.max_request_bytes {
+            return Err(StoreError::RequestTooLarge);
+        }
+        let response = tokio::time::timeout(self.config.request_timeout, self.propose_any(req))
+            .await
+            .map_err(|_| StoreError::Timeout)??;
+        match response.response {
+            Some(internal_response::Response::Error(e)) => {
+                Err(StoreError::from_code_message(e.code, &e.message))
+            }
+            _ => Ok(response),
+        }
+    }
+
+    async fn propose_any(&self, req: InternalRequest) -> Result<InternalResponse> {
+        loop {
+            match self.raft.client_write(Request(req.clone())).await {
+                Ok(written) => return Ok(written.data.response),
+                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(fwd))) => {
+                    match fwd.leader_node {
+                        Some(leader) if fwd.leader_id != Some(self.id) => {
+                            match self.forward(&leader.peer_url, req.clone()).await {
+                                Err(StoreError::NotLeader) => {}
+                                other => return other,
+                            }
+                        }
+                        _ => {}
+                    }
+                    // No leader yet, or the one we knew stepped down before the
+                    // write reached it: wait for the next one.
+                    tokio::time::sleep(LEADER_POLL).await;
+                }
+                Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e))) => {
+                    return Err(StoreError::Other(tonic::Code::Internal as i32, e.to_string()))
+                }
+                Err(RaftError::Fatal(_)) => return Err(StoreError::Stopped),
+            }
+        }
+    }
+
+    async fn forward(&self, peer_url: &str, req: InternalRequest) -> Result<InternalResponse> {
+        let mut client = self.peers.client(peer_url)?;
+        match client.propose(req).await {
+            Ok(resp) => Ok(resp.into_inner()),
+            Err(status) if status.code() == tonic::Code::FailedPrecondition => {
+                Err(StoreError::NotLeader)
+            }
+            // Never connected: the write was not sent, so finding the next
+            // leader and sending it there cannot apply it twice.
+            Err(status)
+                if status.code() == tonic::Code::Unavailable
+                    && status.message().contains("connect") =>
+            {
+                Err(StoreError::NotLeader)
+            }
+            // Sent, and then the connection failed: the leader may or may not
+            // have taken the write.
+            Err(status) if status.code() == tonic::Code::Unavailable => {
+                Err(StoreError::Timeout)
+            }
+            Err(status) => Err(status.into()),
+        }
+    }
+
+    /// Proposes on this member only (the peer service's `Propose`): a
+    /// follower asked to propose answers `not leader` so the sender can find
+    /// the current leader without the request being applied twice.
+    pub async fn propose_local(&self, req: InternalRequest) -> Result<InternalResponse> {
+        if req.encoded_len() > self.config.max_request_bytes {
+            return Err(StoreError::RequestTooLarge);
+        }
+        match self.raft.client_write(Request(req)).await {
+            Ok(written) => Ok(written.data.response),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
+                Err(StoreError::NotLeader)
+            }
+            Err(RaftError::APIError(e)) => {
+                Err(StoreError::Other(tonic::Code::Internal as i32, e.to_string()))
+            }
+            Err(RaftError::Fatal(_)) => Err(StoreError::Stopped),
+        }
+    }
+
+    /// A fresh lease ID (used when a grant asks for ID 0).
+    pub fn next_lease_id(&self) -> i64 {
+        self.lease_ids.next()
+    }
+}
+
+/// Lease IDs unique across the cluster without coordination, as etcd's
+/// `idutil`: the member ID's low bits, then a counter seeded from the start
+/// time so a restarted member does not reuse its earlier IDs.
+pub(crate) struct LeaseIdGenerator {
+    prefix: u64,
+    counter: AtomicU64,
+}
+
+impl LeaseIdGenerator {
+    pub(crate) fn new(member_id: u64, start_millis: u64) -> LeaseIdGenerator {
+        LeaseIdGenerator {
+            // 15 bits of member ID keep the result a positive i64.
+            prefix: (member_id & 0x7fff) << 48,
+            counter: AtomicU64::new((start_millis & 0xff_ffff_ffff) << 8),
+        }
+    }
+
+    pub(crate) fn next(&self) -> i64 {
+        let suffix = self.counter.fetch_add(1, Ordering::Relaxed) & 0xffff_ffff_ffff;
+        i64::try_from(self.prefix | suffix).unwrap_or(1).max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_ids_are_positive_and_distinct() {
+        let ids = LeaseIdGenerator::new(u64::MAX, 1_700_000_000_000);
+        let a = ids.next();
+        let b = ids.next();
+        assert!(a > 0 && b > 0);
+        assert_ne!(a, b);
+        let other = LeaseIdGenerator::new(3, 1_700_000_000_000);
+        assert_ne!(other.next(), a);
+    }
+}
