@@ -14,7 +14,13 @@ pub mod etcdserverpb {
     tonic::include_proto!("etcdserverpb");
 }
 
-/// berth's member-to-member transport and replicated command format.
-pub mod raft {
-    tonic::include_proto!("berth.raft");
+/// berth's own packages; the nesting mirrors the proto package `berth.raft`,
+/// which generated code relies on to reach `etcdserverpb`.
+pub mod berth {
+    /// berth's member-to-member transport and replicated command format.
+    pub mod raft {
+        tonic::include_proto!("berth.raft");
+    }
 }
+
+pub use berth::raft;

@@ -34,7 +34,7 @@ pub struct Lessor {
 /// A lease's remaining life as the leader sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Remaining {
-    /// Seconds left, rounded up, as etcd reports it.
+    /// Whole seconds left, truncated, as etcd reports it.
     pub ttl: i64,
     /// The TTL the lease was granted with.
     pub granted_ttl: i64,
@@ -104,8 +104,8 @@ impl Lessor {
         let now = Instant::now();
         self.table().get(&id).map(|lease| {
             let left = lease.expiry.saturating_duration_since(now);
-            // etcd rounds the remaining time up to whole seconds.
-            let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            // etcd truncates the remaining time to whole seconds.
+            let secs = left.as_secs();
             Remaining {
                 ttl: i64::try_from(secs).unwrap_or(i64::MAX),
                 granted_ttl: lease.ttl,

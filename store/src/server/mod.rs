@@ -12,6 +12,7 @@ mod read;
 mod start;
 pub mod validate;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use berth_proto::etcdserverpb::ResponseHeader;
@@ -21,6 +22,7 @@ pub use config::{ServerConfig, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_TXN_OPS};
 pub use start::start;
 
 use crate::lease::Lessor;
+use crate::metrics::Metrics;
 use crate::mvcc::KvStore;
 use crate::raft::Raft;
 use crate::transport::Connector;
@@ -38,6 +40,9 @@ pub struct EtcdServer {
     lessor: Arc<Lessor>,
     peers: Peers,
     lease_ids: propose::LeaseIdGenerator,
+    metrics: Arc<Metrics>,
+    /// The Raft commit index, as the log store last saved it.
+    committed: Arc<AtomicU64>,
 }
 
 impl EtcdServer {
@@ -103,14 +108,39 @@ impl EtcdServer {
         m.state == ServerState::Leader && m.current_leader == Some(self.id)
     }
 
+    /// The Raft commit index this member knows of.
+    pub fn committed_index(&self) -> u64 {
+        self.committed.load(Ordering::Acquire)
+    }
+
     /// Ready to serve: a leader is known and everything committed that this
     /// member knows of is applied.
     pub fn is_ready(&self) -> bool {
         let metrics = self.raft.metrics();
         let m = metrics.borrow();
-        m.current_leader.is_some()
-            && m.running_state.is_ok()
-            && m.last_applied.map(|l| l.index) >= m.last_log_index.filter(|_| false)
+        let applied = m.last_applied.map(|l| l.index).unwrap_or(0);
+        m.current_leader.is_some() && m.running_state.is_ok() && applied >= self.committed_index()
+    }
+
+    /// The store's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Brings the gauges that mirror Raft's state up to date (on scrape).
+    pub fn refresh_metrics(&self) {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        self.metrics.has_leader.set(i64::from(m.current_leader.is_some()));
+        self.metrics
+            .is_leader
+            .set(i64::from(m.current_leader == Some(self.id)));
+        self.metrics.term.set(m.current_term);
+        self.metrics.committed_index.set(self.committed_index());
+        self.metrics
+            .applied_index
+            .set(m.last_applied.map(|l| l.index).unwrap_or(0));
+        self.metrics.db_size.set(self.kv.db_size());
     }
 
     /// Stops Raft; in-flight requests fail with `server stopped`.
@@ -118,5 +148,19 @@ impl EtcdServer {
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }
+    }
+}
+
+/// Counts leader changes as this member sees them (etcd's
+/// `leader_changes_seen_total`). Ends when Raft stops.
+pub(crate) async fn watch_leader_changes(raft: Raft, metrics: Arc<Metrics>) {
+    let mut rx = raft.metrics();
+    let mut leader = rx.borrow().current_leader;
+    while rx.changed().await.is_ok() {
+        let now = rx.borrow().current_leader;
+        if now.is_some() && now != leader {
+            metrics.leader_changes.inc();
+        }
+        leader = now;
     }
 }

@@ -26,9 +26,17 @@ impl EtcdServer {
         if req.encoded_len() > self.config.max_request_bytes {
             return Err(StoreError::RequestTooLarge);
         }
+        let started = tokio::time::Instant::now();
         let response = tokio::time::timeout(self.config.request_timeout, self.propose_any(req))
             .await
-            .map_err(|_| StoreError::Timeout)??;
+            .map_err(|_| StoreError::Timeout)
+            .and_then(|r| r)
+            .inspect_err(|_| {
+                self.metrics.proposals_failed.inc();
+            })?;
+        self.metrics
+            .proposal_duration
+            .observe(started.elapsed().as_secs_f64());
         match response.response {
             Some(internal_response::Response::Error(e)) => {
                 Err(StoreError::from_code_message(e.code, &e.message))

@@ -13,6 +13,7 @@ use super::propose::LeaseIdGenerator;
 use super::EtcdServer;
 use crate::apply::ApplyObserver;
 use crate::lease::Lessor;
+use crate::metrics::Metrics;
 use crate::mvcc::KvStore;
 use crate::raft::{self, LogStore, Member, Network, StateMachine};
 use crate::transport::Connector;
@@ -36,7 +37,10 @@ pub async fn start(config: ServerConfig, connector: Connector) -> Result<Arc<Etc
     let lessor = Arc::new(Lessor::open(config.election_timeout, kv.clone())?);
 
     let observers: Vec<Arc<dyn ApplyObserver>> = vec![hub.clone(), lessor.clone()];
-    let log_store = LogStore::open(&config.data_dir.join("raft"))?;
+    let metrics = Metrics::new();
+    let log_store = LogStore::open(&config.data_dir.join("raft"))?
+        .observe_fsync(metrics.wal_fsync_duration.clone());
+    let committed = log_store.committed_index();
     let state_machine =
         StateMachine::open(kv.clone(), &config.data_dir.join("snapshots"), observers).await?;
     let network = Network::new(connector.clone(), config.max_request_bytes * 2);
@@ -75,7 +79,10 @@ pub async fn start(config: ServerConfig, connector: Connector) -> Result<Arc<Etc
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
+    tokio::spawn(super::watch_leader_changes(raft.clone(), metrics.clone()));
     let server = Arc::new(EtcdServer {
+        metrics,
+        committed,
         id,
         cluster_id,
         peers: Peers::new(connector, config.max_request_bytes * 2),
