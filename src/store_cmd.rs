@@ -78,7 +78,10 @@ impl StoreArgs {
             None => vec![(self.name.clone(), peer_url.clone())],
         };
         if !initial_cluster.iter().any(|(name, _)| *name == self.name) {
-            bail!("--name {:?} does not appear in --initial-cluster", self.name);
+            bail!(
+                "--name {:?} does not appear in --initial-cluster",
+                self.name
+            );
         }
         if !matches!(self.initial_cluster_state.as_str(), "new" | "existing") {
             bail!("--initial-cluster-state must be new or existing");
@@ -139,7 +142,11 @@ pub async fn run(args: StoreArgs) -> Result<()> {
     let server = server::start(config, berth_store::transport::tcp_connector())
         .await
         .context("starting the store member")?;
-    tracing::info!(name, id = format!("{:x}", server.id()), "store member started");
+    tracing::info!(
+        name,
+        id = format!("{:x}", server.id()),
+        "store member started"
+    );
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move || {

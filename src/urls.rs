@@ -35,7 +35,10 @@ mod tests {
 
     #[test]
     fn parses_lists_and_addresses() {
-        assert_eq!(split("http://a:1, http://b:2"), vec!["http://a:1", "http://b:2"]);
+        assert_eq!(
+            split("http://a:1, http://b:2"),
+            vec!["http://a:1", "http://b:2"]
+        );
         assert_eq!(bind_addr("http://127.0.0.1:2379").unwrap().port(), 2379);
         assert!(bind_addr("https://127.0.0.1:2379").is_err());
         assert!(bind_addr("http://127.0.0.1").is_err());

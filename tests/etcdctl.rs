@@ -27,7 +27,11 @@ struct Cluster {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Cluster {
@@ -62,7 +66,10 @@ impl Cluster {
         let mut cluster = Cluster {
             _dir: dir,
             members: Vec::new(),
-            endpoints: ports.iter().map(|(c, _)| format!("127.0.0.1:{c}")).collect(),
+            endpoints: ports
+                .iter()
+                .map(|(c, _)| format!("127.0.0.1:{c}"))
+                .collect(),
             args,
         };
         for i in 0..3 {
@@ -118,7 +125,10 @@ impl Cluster {
     /// Runs etcdctl expecting failure; returns the `Error:` line of stderr.
     fn err(&self, i: usize, args: &[&str]) -> String {
         let out = self.etcdctl_at(&self.endpoints[i], args);
-        assert!(!out.status.success(), "etcdctl {args:?} unexpectedly succeeded");
+        assert!(
+            !out.status.success(),
+            "etcdctl {args:?} unexpectedly succeeded"
+        );
         String::from_utf8_lossy(&out.stderr)
             .lines()
             .find(|l| l.starts_with("Error:"))
@@ -135,7 +145,12 @@ impl Cluster {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success());
         String::from_utf8(out.stdout).unwrap()
@@ -151,13 +166,21 @@ fn etcdctl_against_a_three_member_berth_store() {
     let rev_bar = revision_of(&c, "foo");
     assert_eq!(c.ok(1, &["put", "foo/a", "1"]), "OK\n");
     assert_eq!(c.ok(2, &["put", "foo/b", "2"]), "OK\n");
-    assert_eq!(c.ok(1, &["get", "--prefix", "foo"]), "foo\nbar\nfoo/a\n1\nfoo/b\n2\n");
+    assert_eq!(
+        c.ok(1, &["get", "--prefix", "foo"]),
+        "foo\nbar\nfoo/a\n1\nfoo/b\n2\n"
+    );
 
     // A watch from an old revision, in the background.
     let watch = Command::new("etcdctl")
         .env("ETCDCTL_API", "3")
         .arg(format!("--endpoints={}", c.endpoints[2]))
-        .args(["watch", "--prefix", "foo", &format!("--rev={}", rev_bar + 1)])
+        .args([
+            "watch",
+            "--prefix",
+            "foo",
+            &format!("--rev={}", rev_bar + 1),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -169,14 +192,23 @@ fn etcdctl_against_a_three_member_berth_store() {
 
     // txn fed on stdin: a compare that holds, then one that does not.
     assert_eq!(
-        c.txn(1, "value(\"foo\") = \"bar\"\n\nput foo baz\n\nput nope x\n\n"),
+        c.txn(
+            1,
+            "value(\"foo\") = \"bar\"\n\nput foo baz\n\nput nope x\n\n"
+        ),
         "SUCCESS\n\nOK\n"
     );
     assert_eq!(
-        c.txn(2, "value(\"foo\") = \"bar\"\n\nput foo qux\n\nput nope x\n\n"),
+        c.txn(
+            2,
+            "value(\"foo\") = \"bar\"\n\nput foo qux\n\nput nope x\n\n"
+        ),
         "FAILURE\n\nOK\n"
     );
-    assert_eq!(c.ok(0, &["get", "foo", &format!("--rev={rev_bar}")]), "foo\nbar\n");
+    assert_eq!(
+        c.ok(0, &["get", "foo", &format!("--rev={rev_bar}")]),
+        "foo\nbar\n"
+    );
     assert_eq!(c.ok(0, &["get", "foo"]), "foo\nbaz\n");
 
     // The watch saw exactly the events after rev_bar, in order.
@@ -198,7 +230,9 @@ fn etcdctl_against_a_three_member_berth_store() {
     assert!(
         ttl == format!("lease {id} granted with TTL(60s), remaining(60s), attached keys([lk])\n")
             || ttl
-                == format!("lease {id} granted with TTL(60s), remaining(59s), attached keys([lk])\n"),
+                == format!(
+                    "lease {id} granted with TTL(60s), remaining(59s), attached keys([lk])\n"
+                ),
         "{ttl}"
     );
     let keepalive = Command::new("timeout")
@@ -208,11 +242,20 @@ fn etcdctl_against_a_three_member_berth_store() {
         .output()
         .unwrap();
     let first = String::from_utf8_lossy(&keepalive.stdout);
-    assert_eq!(first.lines().next(), Some(format!("lease {id} keepalived with TTL(60)").as_str()));
+    assert_eq!(
+        first.lines().next(),
+        Some(format!("lease {id} keepalived with TTL(60)").as_str())
+    );
     let list = c.ok(0, &["lease", "list"]);
     assert_eq!(list, format!("found 1 leases\n{id}\n"));
-    assert_eq!(c.ok(1, &["lease", "revoke", &id]), format!("lease {id} revoked\n"));
-    assert_eq!(c.ok(1, &["lease", "timetolive", &id]), format!("lease {id} already expired\n"));
+    assert_eq!(
+        c.ok(1, &["lease", "revoke", &id]),
+        format!("lease {id} revoked\n")
+    );
+    assert_eq!(
+        c.ok(1, &["lease", "timetolive", &id]),
+        format!("lease {id} already expired\n")
+    );
     assert_eq!(c.ok(0, &["get", "lk"]), "");
     assert_eq!(
         c.err(0, &["put", "k", "v", "--lease=1234"]),
@@ -229,13 +272,19 @@ fn etcdctl_against_a_three_member_berth_store() {
         c.err(0, &["get", "foo", &format!("--rev={rev_bar}")]),
         "Error: etcdserver: mvcc: required revision has been compacted"
     );
-    assert_eq!(c.err(0, &["put", "", "x"]), "Error: etcdserver: key is not provided");
+    assert_eq!(
+        c.err(0, &["put", "", "x"]),
+        "Error: etcdserver: key is not provided"
+    );
 
     // endpoint status and member list, in etcdctl's formats.
     let status = c.ok(0, &["endpoint", "status", "--cluster"]);
     let lines: Vec<&str> = status.lines().collect();
     assert_eq!(lines.len(), 3, "{status}");
-    let leaders = lines.iter().filter(|l| l.split(", ").nth(4) == Some("true")).count();
+    let leaders = lines
+        .iter()
+        .filter(|l| l.split(", ").nth(4) == Some("true"))
+        .count();
     assert_eq!(leaders, 1, "exactly one leader: {status}");
     for line in &lines {
         let fields: Vec<&str> = line.split(", ").collect();
@@ -246,13 +295,19 @@ fn etcdctl_against_a_three_member_berth_store() {
         assert_eq!(fields[5], "false");
     }
     let members = c.ok(1, &["member", "list"]);
-    let mut names: Vec<&str> = members.lines().map(|l| l.split(", ").nth(2).unwrap()).collect();
+    let mut names: Vec<&str> = members
+        .lines()
+        .map(|l| l.split(", ").nth(2).unwrap())
+        .collect();
     names.sort();
     assert_eq!(names, vec!["m0", "m1", "m2"]);
     for line in members.lines() {
         let fields: Vec<&str> = line.split(", ").collect();
         assert_eq!(fields[1], "started", "{line}");
-        assert!(fields[3].starts_with("http://127.0.0.1:") && fields[4].starts_with("http://127.0.0.1:"));
+        assert!(
+            fields[3].starts_with("http://127.0.0.1:")
+                && fields[4].starts_with("http://127.0.0.1:")
+        );
         assert_eq!(fields[5], "false");
     }
 }

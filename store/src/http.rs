@@ -33,7 +33,10 @@ async fn readyz(State(server): State<Arc<EtcdServer>>) -> impl IntoResponse {
     if server.leader().is_none() {
         (StatusCode::SERVICE_UNAVAILABLE, "no leader\n")
     } else if !server.is_ready() {
-        (StatusCode::SERVICE_UNAVAILABLE, "applying committed entries\n")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "applying committed entries\n",
+        )
     } else {
         (StatusCode::OK, "ok\n")
     }
@@ -42,7 +45,10 @@ async fn readyz(State(server): State<Arc<EtcdServer>>) -> impl IntoResponse {
 async fn metrics(State(server): State<Arc<EtcdServer>>) -> impl IntoResponse {
     server.refresh_metrics();
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         server.metrics().encode(),
     )
 }

@@ -53,16 +53,52 @@ impl Metrics {
             db_size: Gauge::default(),
             registry: Registry::default(),
         };
-        registry.register("etcd_server_has_leader", "Whether a leader exists (1) or not (0)", m.has_leader.clone());
-        registry.register("etcd_server_is_leader", "Whether this member is the leader", m.is_leader.clone());
-        registry.register("etcd_server_leader_changes_seen", "Leader changes seen", m.leader_changes.clone());
+        registry.register(
+            "etcd_server_has_leader",
+            "Whether a leader exists (1) or not (0)",
+            m.has_leader.clone(),
+        );
+        registry.register(
+            "etcd_server_is_leader",
+            "Whether this member is the leader",
+            m.is_leader.clone(),
+        );
+        registry.register(
+            "etcd_server_leader_changes_seen",
+            "Leader changes seen",
+            m.leader_changes.clone(),
+        );
         registry.register("etcd_server_term", "The Raft term", m.term.clone());
-        registry.register("etcd_server_proposals_committed", "The Raft commit index", m.committed_index.clone());
-        registry.register("etcd_server_proposals_applied", "The Raft applied index", m.applied_index.clone());
-        registry.register("etcd_server_proposals_failed", "Proposals that failed", m.proposals_failed.clone());
-        registry.register("etcd_server_proposal_duration_seconds", "Time from proposal to applied answer", m.proposal_duration.clone());
-        registry.register("etcd_disk_wal_fsync_duration_seconds", "Latency of synced Raft log writes", m.wal_fsync_duration.clone());
-        registry.register("etcd_mvcc_db_total_size_in_bytes", "State machine size on disk", m.db_size.clone());
+        registry.register(
+            "etcd_server_proposals_committed",
+            "The Raft commit index",
+            m.committed_index.clone(),
+        );
+        registry.register(
+            "etcd_server_proposals_applied",
+            "The Raft applied index",
+            m.applied_index.clone(),
+        );
+        registry.register(
+            "etcd_server_proposals_failed",
+            "Proposals that failed",
+            m.proposals_failed.clone(),
+        );
+        registry.register(
+            "etcd_server_proposal_duration_seconds",
+            "Time from proposal to applied answer",
+            m.proposal_duration.clone(),
+        );
+        registry.register(
+            "etcd_disk_wal_fsync_duration_seconds",
+            "Latency of synced Raft log writes",
+            m.wal_fsync_duration.clone(),
+        );
+        registry.register(
+            "etcd_mvcc_db_total_size_in_bytes",
+            "State machine size on disk",
+            m.db_size.clone(),
+        );
         Arc::new(Metrics { registry, ..m })
     }
 

@@ -7,9 +7,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use berth_proto::etcdserverpb::{
-    compare, request_op, watch_request, CompactionRequest, Compare, LeaseGrantRequest,
-    PutRequest, RangeRequest, RequestOp, TxnRequest, WatchCreateRequest, WatchRequest,
-    WatchResponse,
+    compare, request_op, watch_request, CompactionRequest, Compare, LeaseGrantRequest, PutRequest,
+    RangeRequest, RequestOp, TxnRequest, WatchCreateRequest, WatchRequest, WatchResponse,
 };
 use berth_proto::mvccpb::event::EventType;
 use common::*;
@@ -28,7 +27,10 @@ async fn writes_through_any_member_are_visible_on_all() {
     for i in 0..3 {
         let mut kv = cluster.kv(i).await;
         for j in 0..3 {
-            assert_eq!(value(&mut kv, &format!("key{j}")).await, Some(format!("from{j}")));
+            assert_eq!(
+                value(&mut kv, &format!("key{j}")).await,
+                Some(format!("from{j}"))
+            );
         }
     }
     cluster.stop_all().await;
@@ -93,23 +95,53 @@ async fn historical_get_and_compaction_errors() {
     let r1 = put(&mut kv, "h", "v1").await;
     let r2 = put(&mut kv, "h", "v2").await;
     let r3 = put(&mut kv, "h", "v3").await;
-    let at = |rev| RangeRequest { key: b"h".to_vec(), revision: rev, ..Default::default() };
+    let at = |rev| RangeRequest {
+        key: b"h".to_vec(),
+        revision: rev,
+        ..Default::default()
+    };
     let old = kv.range(at(r1)).await.unwrap().into_inner();
     assert_eq!(old.kvs[0].value, b"v1");
     assert_eq!(old.kvs[0].version, 1);
-    assert_eq!(old.header.unwrap().revision, r3, "header carries the current revision");
+    assert_eq!(
+        old.header.unwrap().revision,
+        r3,
+        "header carries the current revision"
+    );
 
     let future = kv.range(at(r3 + 100)).await.unwrap_err();
     assert_eq!(future.code(), tonic::Code::OutOfRange);
-    assert_eq!(future.message(), "etcdserver: mvcc: required revision is a future revision");
+    assert_eq!(
+        future.message(),
+        "etcdserver: mvcc: required revision is a future revision"
+    );
 
-    kv.compact(CompactionRequest { revision: r2, physical: true }).await.unwrap();
+    kv.compact(CompactionRequest {
+        revision: r2,
+        physical: true,
+    })
+    .await
+    .unwrap();
     let gone = kv.range(at(r1)).await.unwrap_err();
     assert_eq!(gone.code(), tonic::Code::OutOfRange);
-    assert_eq!(gone.message(), "etcdserver: mvcc: required revision has been compacted");
-    assert_eq!(kv.range(at(r2)).await.unwrap().into_inner().kvs[0].value, b"v2");
-    let again = kv.compact(CompactionRequest { revision: r1, physical: true }).await;
-    assert_eq!(again.unwrap_err().message(), "etcdserver: mvcc: required revision has been compacted");
+    assert_eq!(
+        gone.message(),
+        "etcdserver: mvcc: required revision has been compacted"
+    );
+    assert_eq!(
+        kv.range(at(r2)).await.unwrap().into_inner().kvs[0].value,
+        b"v2"
+    );
+    let again = kv
+        .compact(CompactionRequest {
+            revision: r1,
+            physical: true,
+        })
+        .await;
+    assert_eq!(
+        again.unwrap_err().message(),
+        "etcdserver: mvcc: required revision has been compacted"
+    );
     cluster.stop_all().await;
 }
 
@@ -131,10 +163,17 @@ pub async fn open_watch(
     })
     .await
     .unwrap();
-    let mut responses = client.watch(ReceiverStream::new(rx)).await.unwrap().into_inner();
+    let mut responses = client
+        .watch(ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
     let created = responses.next().await.unwrap().unwrap();
     assert!(created.created);
-    WatchStream { requests: tx, responses }
+    WatchStream {
+        requests: tx,
+        responses,
+    }
 }
 
 /// Collects (revision, key, type) of events until `count` arrived.
@@ -197,7 +236,10 @@ async fn watch_from_an_old_revision_gets_missed_events_then_live_ones() {
             ("w/c", EventType::Put),
         ]
     );
-    assert!(events.windows(2).all(|w| w[0].0 < w[1].0), "revisions increase: {events:?}");
+    assert!(
+        events.windows(2).all(|w| w[0].0 < w[1].0),
+        "revisions increase: {events:?}"
+    );
     drop(watch);
     cluster.stop_all().await;
 }

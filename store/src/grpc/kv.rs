@@ -3,9 +3,8 @@
 use std::sync::Arc;
 
 use berth_proto::etcdserverpb::{
-    kv_server::Kv, CompactionRequest, CompactionResponse, DeleteRangeRequest,
-    DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse, TxnRequest,
-    TxnResponse,
+    kv_server::Kv, CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse,
+    PutRequest, PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
 };
 use berth_proto::raft::{internal_request, internal_response, InternalRequest};
 use tonic::{Request, Response, Status};
@@ -30,9 +29,12 @@ impl KvService {
     ) -> Result<internal_response::Response, Status> {
         let resp = self
             .server
-            .propose(InternalRequest { request: Some(request) })
+            .propose(InternalRequest {
+                request: Some(request),
+            })
             .await?;
-        resp.response.ok_or_else(|| Status::internal("empty apply response"))
+        resp.response
+            .ok_or_else(|| Status::internal("empty apply response"))
     }
 }
 
@@ -42,7 +44,10 @@ fn unexpected() -> Status {
 
 #[tonic::async_trait]
 impl Kv for KvService {
-    async fn range(&self, request: Request<RangeRequest>) -> Result<Response<RangeResponse>, Status> {
+    async fn range(
+        &self,
+        request: Request<RangeRequest>,
+    ) -> Result<Response<RangeResponse>, Status> {
         let req = request.into_inner();
         validate::range(&req)?;
         if !req.serializable {
@@ -71,7 +76,10 @@ impl Kv for KvService {
     ) -> Result<Response<DeleteRangeResponse>, Status> {
         let req = request.into_inner();
         validate::delete_range(&req)?;
-        match self.propose(internal_request::Request::DeleteRange(req)).await? {
+        match self
+            .propose(internal_request::Request::DeleteRange(req))
+            .await?
+        {
             internal_response::Response::DeleteRange(mut resp) => {
                 fill_header(&self.server, &mut resp.header);
                 Ok(Response::new(resp))
@@ -99,7 +107,10 @@ impl Kv for KvService {
         // Future and already-compacted revisions are refused while applying,
         // where the revision is known exactly.
         let req = request.into_inner();
-        match self.propose(internal_request::Request::Compaction(req)).await? {
+        match self
+            .propose(internal_request::Request::Compaction(req))
+            .await?
+        {
             internal_response::Response::Compaction(mut resp) => {
                 fill_header(&self.server, &mut resp.header);
                 Ok(Response::new(resp))

@@ -9,7 +9,6 @@ mod kv;
 mod lease;
 mod maintenance;
 mod peer;
-pub mod watch;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +24,7 @@ use tonic::transport::server::Connected;
 use tonic::transport::Server;
 
 use crate::server::EtcdServer;
+use crate::watch;
 
 pub use cluster::ClusterService;
 pub use kv::KvService;
@@ -104,7 +104,10 @@ where
 
 /// Fills the member-level fields of a header the state machine produced
 /// (which carries only the revision).
-fn fill_header(server: &EtcdServer, header: &mut Option<berth_proto::etcdserverpb::ResponseHeader>) {
+fn fill_header(
+    server: &EtcdServer,
+    header: &mut Option<berth_proto::etcdserverpb::ResponseHeader>,
+) {
     let revision = header
         .as_ref()
         .map(|h| h.revision)

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use berth_proto::etcdserverpb::{
-    LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseTimeToLiveRequest,
-    LeaseTimeToLiveResponse,
+    LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse,
 };
 use berth_proto::raft::{
     raft_transport_server::RaftTransport, InternalRequest, InternalResponse, RaftPayload,
@@ -86,7 +85,10 @@ impl RaftTransport for PeerService {
         if !self.server.is_leader() {
             return Err(crate::StoreError::NotLeader.into());
         }
-        let resp = self.server.lease_keep_alive(request.into_inner().id).await?;
+        let resp = self
+            .server
+            .lease_keep_alive(request.into_inner().id)
+            .await?;
         Ok(Response::new(resp))
     }
 

@@ -76,7 +76,13 @@ impl Lessor {
         let mut table = self.table();
         table.clear();
         for &(id, ttl) in leases {
-            table.insert(id, LeaseState { ttl, expiry: deadline(now, ttl) });
+            table.insert(
+                id,
+                LeaseState {
+                    ttl,
+                    expiry: deadline(now, ttl),
+                },
+            );
         }
     }
 
@@ -151,7 +157,13 @@ impl ApplyObserver for Lessor {
         for change in &applied.lease_changes {
             match *change {
                 LeaseChange::Granted { id, ttl } => {
-                    table.insert(id, LeaseState { ttl, expiry: deadline(now, ttl) });
+                    table.insert(
+                        id,
+                        LeaseState {
+                            ttl,
+                            expiry: deadline(now, ttl),
+                        },
+                    );
                 }
                 LeaseChange::Revoked { id } => {
                     table.remove(&id);
@@ -198,7 +210,13 @@ mod tests {
         assert_eq!(lessor.renew(7), Some(5));
         tokio::time::advance(Duration::from_secs(4)).await;
         assert!(lessor.expired(10).is_empty());
-        assert_eq!(lessor.remaining(7), Some(Remaining { ttl: 1, granted_ttl: 5 }));
+        assert_eq!(
+            lessor.remaining(7),
+            Some(Remaining {
+                ttl: 1,
+                granted_ttl: 5
+            })
+        );
         assert_eq!(lessor.renew(8), None);
     }
 
@@ -209,7 +227,10 @@ mod tests {
         tokio::time::advance(Duration::from_millis(1900)).await;
         lessor.promote();
         tokio::time::advance(Duration::from_millis(2500)).await;
-        assert!(lessor.expired(10).is_empty(), "promoted lease expired early");
+        assert!(
+            lessor.expired(10).is_empty(),
+            "promoted lease expired early"
+        );
         tokio::time::advance(Duration::from_millis(600)).await;
         assert_eq!(lessor.expired(10), vec![1]);
     }

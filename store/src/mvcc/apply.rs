@@ -14,7 +14,9 @@ use prost::Message;
 use rocksdb::{WriteBatch, DB};
 
 use super::keys::{after_key, parse_history_key, revision_key, Revision};
-use super::store::{cf, corrupt, unsynced, KvStore, CF_HIST, CF_META, CF_REV, META_COMPACT, META_REVISION};
+use super::store::{
+    cf, corrupt, unsynced, KvStore, CF_HIST, CF_META, CF_REV, META_COMPACT, META_REVISION,
+};
 use super::write::Writer;
 use crate::apply::Applied;
 use crate::{Result, StoreError};
@@ -52,7 +54,13 @@ impl KvStore {
                     code: refused.code() as i32,
                     message: refused.to_string(),
                 });
-                (WriteBatch::default(), response, Vec::new(), Vec::new(), None)
+                (
+                    WriteBatch::default(),
+                    response,
+                    Vec::new(),
+                    Vec::new(),
+                    None,
+                )
             }
         };
         let revision = if events.is_empty() { begin } else { begin + 1 };
@@ -70,7 +78,9 @@ impl KvStore {
             self.inner.compacted.store(compact, Ordering::Release);
         }
         Ok(Applied {
-            response: InternalResponse { response: Some(with_revision(response, revision)) },
+            response: InternalResponse {
+                response: Some(with_revision(response, revision)),
+            },
             revision,
             events,
             lease_changes,
@@ -93,30 +103,52 @@ fn execute(writer: &mut Writer<'_>, req: Option<&Request>) -> Result<(Response, 
             if r.revision > writer.begin {
                 return Err(StoreError::FutureRevision);
             }
-            (Response::Compaction(CompactionResponse { header: header() }), Some(r.revision))
+            (
+                Response::Compaction(CompactionResponse { header: header() }),
+                Some(r.revision),
+            )
         }
         Some(Request::LeaseGrant(r)) => {
             writer.lease_grant(r.id, r.ttl)?;
-            let grant = LeaseGrantResponse { header: header(), id: r.id, ttl: r.ttl, error: String::new() };
+            let grant = LeaseGrantResponse {
+                header: header(),
+                id: r.id,
+                ttl: r.ttl,
+                error: String::new(),
+            };
             (Response::LeaseGrant(grant), None)
         }
         Some(Request::LeaseRevoke(r)) => {
             writer.lease_revoke(r.id)?;
-            (Response::LeaseRevoke(LeaseRevokeResponse { header: header() }), None)
+            (
+                Response::LeaseRevoke(LeaseRevokeResponse { header: header() }),
+                None,
+            )
         }
         Some(Request::MemberAttributes(m)) => {
             let key = format!("{MEMBER_PREFIX}{:016x}", m.id);
-            writer.batch.put_cf(cf(writer.db, CF_META)?, key.as_bytes(), m.encode_to_vec());
+            writer
+                .batch
+                .put_cf(cf(writer.db, CF_META)?, key.as_bytes(), m.encode_to_vec());
             (Response::MemberAttributes(m.clone()), None)
         }
-        None => (Response::Error(ApplyError { code: 3, message: "empty request".to_string() }), None),
+        None => (
+            Response::Error(ApplyError {
+                code: 3,
+                message: "empty request".to_string(),
+            }),
+            None,
+        ),
     })
 }
 
 /// Sets the top-level response header's revision to the store's revision
 /// after the command.
 fn with_revision(mut response: Response, revision: i64) -> Response {
-    let header = Some(ResponseHeader { revision, ..Default::default() });
+    let header = Some(ResponseHeader {
+        revision,
+        ..Default::default()
+    });
     match &mut response {
         Response::Put(r) => r.header = header,
         Response::DeleteRange(r) => r.header = header,
@@ -143,7 +175,9 @@ fn purge_history(db: &DB, batch: &mut WriteBatch, compact: i64) -> Result<()> {
         iter.seek(super::keys::history_seek(&key, compact));
         let mut newest_at_compact = true;
         while iter.valid() {
-            let (Some(raw), Some(value)) = (iter.key(), iter.value()) else { break };
+            let (Some(raw), Some(value)) = (iter.key(), iter.value()) else {
+                break;
+            };
             let (found, _) = parse_history_key(raw).ok_or_else(|| corrupt("history key"))?;
             if found != key {
                 break;
@@ -167,7 +201,10 @@ fn purge_history(db: &DB, batch: &mut WriteBatch, compact: i64) -> Result<()> {
     batch.delete_range_cf(
         cf(db, CF_REV)?,
         revision_key(Revision { main: 0, sub: 0 }),
-        revision_key(Revision { main: compact, sub: 0 }),
+        revision_key(Revision {
+            main: compact,
+            sub: 0,
+        }),
     );
     Ok(())
 }

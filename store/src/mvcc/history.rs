@@ -4,7 +4,9 @@ use berth_proto::mvccpb::event::EventType;
 use berth_proto::mvccpb::Event;
 use prost::Message;
 
-use super::keys::{history_key, in_range, parse_history_key, parse_revision_key, revision_key, Revision};
+use super::keys::{
+    history_key, in_range, parse_history_key, parse_revision_key, revision_key, Revision,
+};
 use super::store::{cf, corrupt, KvStore, CF_HIST, CF_REV};
 use crate::{Result, StoreError};
 
@@ -15,7 +17,14 @@ impl KvStore {
     /// and the revision is complete: a revision is never split.
     ///
     /// `Compacted` if `from` is below the compacted revision.
-    pub fn events(&self, from: i64, to: i64, key: &[u8], range_end: &[u8], limit: usize) -> Result<Vec<Event>> {
+    pub fn events(
+        &self,
+        from: i64,
+        to: i64,
+        key: &[u8],
+        range_end: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Event>> {
         let db = self.db();
         // The snapshot keeps a concurrent compaction from removing what
         // this replay is reading.
@@ -34,9 +43,14 @@ impl KvStore {
 
         let mut out: Vec<Event> = Vec::new();
         let mut last_main = 0;
-        revs.seek(revision_key(Revision { main: from.max(0), sub: 0 }));
+        revs.seek(revision_key(Revision {
+            main: from.max(0),
+            sub: 0,
+        }));
         while revs.valid() {
-            let (Some(raw), Some(event_key)) = (revs.key(), revs.value()) else { break };
+            let (Some(raw), Some(event_key)) = (revs.key(), revs.value()) else {
+                break;
+            };
             let rev = parse_revision_key(raw).ok_or_else(|| corrupt("revision key"))?;
             if rev.main > to || (out.len() >= limit && rev.main != last_main) {
                 break;
@@ -45,7 +59,9 @@ impl KvStore {
                 let at = history_key(event_key, rev);
                 hist.seek(&at);
                 let found = match (hist.key(), hist.value()) {
-                    (Some(k), Some(v)) if k == at.as_slice() => Some(Event::decode(v).map_err(corrupt)?),
+                    (Some(k), Some(v)) if k == at.as_slice() => {
+                        Some(Event::decode(v).map_err(corrupt)?)
+                    }
                     _ => None,
                 };
                 // A missing entry was purged by compaction: nothing to replay.

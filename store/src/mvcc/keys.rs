@@ -91,7 +91,13 @@ pub fn parse_history_key(bytes: &[u8]) -> Option<(Vec<u8>, Revision)> {
                 }
                 let main = u64::MAX - u64::from_be_bytes(rest[..8].try_into().ok()?);
                 let sub = u64::MAX - u64::from_be_bytes(rest[8..].try_into().ok()?);
-                return Some((key, Revision { main: main as i64, sub: sub as i64 }));
+                return Some((
+                    key,
+                    Revision {
+                        main: main as i64,
+                        sub: sub as i64,
+                    },
+                ));
             }
             _ => return None,
         }
@@ -115,7 +121,10 @@ pub fn parse_revision_key(bytes: &[u8]) -> Option<Revision> {
     }
     let main = u64::from_be_bytes(bytes[..8].try_into().ok()?);
     let sub = u64::from_be_bytes(bytes[8..].try_into().ok()?);
-    Some(Revision { main: main as i64, sub: sub as i64 })
+    Some(Revision {
+        main: main as i64,
+        sub: sub as i64,
+    })
 }
 
 /// Lease-to-key attachment key: lease ID then the user key.
@@ -145,7 +154,7 @@ mod tests {
     #[test]
     fn history_keys_sort_by_key_then_newest_first() {
         let r = |main| Revision { main, sub: 0 };
-        let mut keys = vec![
+        let mut keys = [
             history_key(b"a\0", r(3)),
             history_key(b"a", r(2)),
             history_key(b"a", r(5)),
@@ -157,7 +166,13 @@ mod tests {
         let names: Vec<(&[u8], i64)> = parsed.iter().map(|(k, r)| (k.as_slice(), r.main)).collect();
         assert_eq!(
             names,
-            vec![(&b"a"[..], 5), (b"a", 2), (b"a\0", 3), (b"ab", 1), (b"b", 1)]
+            vec![
+                (&b"a"[..], 5),
+                (b"a", 2),
+                (b"a\0", 3),
+                (b"ab", 1),
+                (b"b", 1)
+            ]
         );
     }
 

@@ -11,7 +11,9 @@ use prost::Message;
 use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, DB};
 
 use super::keys::{after_key, escaped_key, history_seek, in_range, parse_history_key};
-use super::store::{cf, corrupt, read_i64, KvStore, CF_HIST, CF_KV, CF_META, META_COMPACT, META_REVISION};
+use super::store::{
+    cf, corrupt, read_i64, KvStore, CF_HIST, CF_KV, CF_META, META_COMPACT, META_REVISION,
+};
 use super::INITIAL_REVISION;
 use crate::{Result, StoreError};
 
@@ -31,13 +33,24 @@ pub(super) trait Reader {
     /// Live keys in `[start, end)`; at most `limit` kept, all counted.
     fn scan_live(&self, start: &[u8], end: &[u8], limit: usize, keep: bool) -> Result<Scan>;
     /// Keys as they were at revision `rev`.
-    fn scan_history(&self, start: &[u8], end: &[u8], rev: i64, limit: usize, keep: bool) -> Result<Scan>;
+    fn scan_history(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        rev: i64,
+        limit: usize,
+        keep: bool,
+    ) -> Result<Scan>;
 }
 
 /// Serves a Range against `reader`. The header carries only the revision.
 pub(super) fn range(reader: &impl Reader, req: &RangeRequest) -> Result<RangeResponse> {
     let current = reader.revision();
-    let rev = if req.revision <= 0 { current } else { req.revision };
+    let rev = if req.revision <= 0 {
+        current
+    } else {
+        req.revision
+    };
     if rev > current {
         return Err(StoreError::FutureRevision);
     }
@@ -45,7 +58,8 @@ pub(super) fn range(reader: &impl Reader, req: &RangeRequest) -> Result<RangeRes
         return Err(StoreError::Compacted);
     }
     let order = SortOrder::try_from(req.sort_order).map_err(|_| StoreError::InvalidSortOption)?;
-    let target = SortTarget::try_from(req.sort_target).map_err(|_| StoreError::InvalidSortOption)?;
+    let target =
+        SortTarget::try_from(req.sort_target).map_err(|_| StoreError::InvalidSortOption)?;
     let filtered = req.min_mod_revision != 0
         || req.max_mod_revision != 0
         || req.min_create_revision != 0
@@ -55,7 +69,9 @@ pub(super) fn range(reader: &impl Reader, req: &RangeRequest) -> Result<RangeRes
     let fetch = if order != SortOrder::None || filtered || req.limit <= 0 {
         usize::MAX
     } else {
-        usize::try_from(req.limit).unwrap_or(usize::MAX).saturating_add(1)
+        usize::try_from(req.limit)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1)
     };
     let keep = !req.count_only;
     let scan = if rev == current {
@@ -104,7 +120,10 @@ pub(super) fn range(reader: &impl Reader, req: &RangeRequest) -> Result<RangeRes
         kvs.clear();
     }
     Ok(RangeResponse {
-        header: Some(ResponseHeader { revision: current, ..Default::default() }),
+        header: Some(ResponseHeader {
+            revision: current,
+            ..Default::default()
+        }),
         kvs,
         more,
         count: i64::try_from(scan.count).unwrap_or(i64::MAX),
@@ -136,7 +155,12 @@ impl<'a> SnapshotReader<'a> {
         let meta = cf(db, CF_META)?;
         let revision = read_i64(snapshot.get_cf(meta, META_REVISION)?)?.unwrap_or(INITIAL_REVISION);
         let compacted = read_i64(snapshot.get_cf(meta, META_COMPACT)?)?.unwrap_or(0);
-        Ok(SnapshotReader { db, snapshot, revision, compacted })
+        Ok(SnapshotReader {
+            db,
+            snapshot,
+            revision,
+            compacted,
+        })
     }
 
     fn read_options(&self) -> ReadOptions {
@@ -156,12 +180,23 @@ impl Reader for SnapshotReader<'_> {
     }
 
     fn scan_live(&self, start: &[u8], end: &[u8], limit: usize, keep: bool) -> Result<Scan> {
-        let mut iter = self.db.raw_iterator_cf_opt(cf(self.db, CF_KV)?, self.read_options());
+        let mut iter = self
+            .db
+            .raw_iterator_cf_opt(cf(self.db, CF_KV)?, self.read_options());
         scan_live_iter(&mut iter, start, end, limit, keep)
     }
 
-    fn scan_history(&self, start: &[u8], end: &[u8], rev: i64, limit: usize, keep: bool) -> Result<Scan> {
-        let mut iter = self.db.raw_iterator_cf_opt(cf(self.db, CF_HIST)?, self.read_options());
+    fn scan_history(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        rev: i64,
+        limit: usize,
+        keep: bool,
+    ) -> Result<Scan> {
+        let mut iter = self
+            .db
+            .raw_iterator_cf_opt(cf(self.db, CF_HIST)?, self.read_options());
         scan_history_iter(&mut iter, start, end, rev, limit, keep)
     }
 }
@@ -173,10 +208,15 @@ pub(super) fn scan_live_iter(
     limit: usize,
     keep: bool,
 ) -> Result<Scan> {
-    let mut scan = Scan { kvs: Vec::new(), count: 0 };
+    let mut scan = Scan {
+        kvs: Vec::new(),
+        count: 0,
+    };
     iter.seek(start);
     while iter.valid() {
-        let (Some(key), Some(value)) = (iter.key(), iter.value()) else { break };
+        let (Some(key), Some(value)) = (iter.key(), iter.value()) else {
+            break;
+        };
         if !in_range(key, start, end) {
             break;
         }
@@ -203,7 +243,10 @@ pub(super) fn scan_history_iter(
     limit: usize,
     keep: bool,
 ) -> Result<Scan> {
-    let mut scan = Scan { kvs: Vec::new(), count: 0 };
+    let mut scan = Scan {
+        kvs: Vec::new(),
+        count: 0,
+    };
     iter.seek(escaped_key(start));
     while iter.valid() {
         let Some(raw) = iter.key() else { break };

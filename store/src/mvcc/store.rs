@@ -160,8 +160,15 @@ impl KvStore {
         let mut total: u64 = 0;
         for name in FAMILIES {
             if let Some(handle) = db.cf_handle(name) {
-                for property in ["rocksdb.total-sst-files-size", "rocksdb.cur-size-all-mem-tables"] {
-                    total += db.property_int_value_cf(handle, property).ok().flatten().unwrap_or(0);
+                for property in [
+                    "rocksdb.total-sst-files-size",
+                    "rocksdb.cur-size-all-mem-tables",
+                ] {
+                    total += db
+                        .property_int_value_cf(handle, property)
+                        .ok()
+                        .flatten()
+                        .unwrap_or(0);
                 }
             }
         }
@@ -194,7 +201,9 @@ impl KvStore {
         // The switch is durable before the old state is let go.
         let tmp = self.inner.dir.join(format!("{CURRENT_FILE}.tmp"));
         std::fs::write(&tmp, next.as_bytes()).map_err(io)?;
-        std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io)?;
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io)?;
         std::fs::rename(&tmp, self.inner.dir.join(CURRENT_FILE)).map_err(io)?;
         *guard = Arc::new(db);
         drop(guard);
@@ -206,7 +215,9 @@ impl KvStore {
 /// Databases other than the current one are leftovers of a restore whose
 /// old state was still being read; they are removed on the next open.
 fn remove_stale_databases(dir: &Path, current: &str) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();

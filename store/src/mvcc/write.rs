@@ -66,13 +66,19 @@ impl<'a> Writer<'a> {
     }
 
     fn next_revision(&mut self) -> Revision {
-        let rev = Revision { main: self.write_revision(), sub: self.sub };
+        let rev = Revision {
+            main: self.write_revision(),
+            sub: self.sub,
+        };
         self.sub += 1;
         rev
     }
 
     fn header(&self) -> Option<ResponseHeader> {
-        Some(ResponseHeader { revision: self.revision(), ..Default::default() })
+        Some(ResponseHeader {
+            revision: self.revision(),
+            ..Default::default()
+        })
     }
 
     /// The live value of a key as this command sees it.
@@ -94,9 +100,13 @@ impl<'a> Writer<'a> {
     }
 
     fn record(&mut self, rev: Revision, event: &Event, key: &[u8]) -> Result<()> {
+        self.batch.put_cf(
+            cf(self.db, CF_HIST)?,
+            history_key(key, rev),
+            event.encode_to_vec(),
+        );
         self.batch
-            .put_cf(cf(self.db, CF_HIST)?, history_key(key, rev), event.encode_to_vec());
-        self.batch.put_cf(cf(self.db, CF_REV)?, revision_key(rev), key);
+            .put_cf(cf(self.db, CF_REV)?, revision_key(rev), key);
         Ok(())
     }
 
@@ -126,17 +136,30 @@ impl<'a> Writer<'a> {
             value,
             lease,
         };
-        self.batch.put_cf(cf(self.db, CF_KV)?, &kv.key, kv.encode_to_vec());
+        self.batch
+            .put_cf(cf(self.db, CF_KV)?, &kv.key, kv.encode_to_vec());
         let lease_keys = cf(self.db, CF_LEASE_KEYS)?;
-        if let Some(old) = prev.as_ref().map(|p| p.lease).filter(|&l| l != 0 && l != lease) {
+        if let Some(old) = prev
+            .as_ref()
+            .map(|p| p.lease)
+            .filter(|&l| l != 0 && l != lease)
+        {
             self.batch.delete_cf(lease_keys, lease_key(old, &kv.key));
         }
         if lease != 0 {
-            self.batch.put_cf(lease_keys, lease_key(lease, &kv.key), b"");
+            self.batch
+                .put_cf(lease_keys, lease_key(lease, &kv.key), b"");
         }
-        let event = Event { r#type: EventType::Put as i32, kv: Some(kv.clone()), prev_kv: None };
+        let event = Event {
+            r#type: EventType::Put as i32,
+            kv: Some(kv.clone()),
+            prev_kv: None,
+        };
         self.record(rev, &event, &kv.key)?;
-        self.events.push(Event { prev_kv: prev.clone(), ..event });
+        self.events.push(Event {
+            prev_kv: prev.clone(),
+            ..event
+        });
         self.overlay.insert(kv.key.clone(), Some(kv));
         Ok(PutResponse {
             header: self.header(),
@@ -152,11 +175,22 @@ impl<'a> Writer<'a> {
             self.batch
                 .delete_cf(cf(self.db, CF_LEASE_KEYS)?, lease_key(kv.lease, &kv.key));
         }
-        let tombstone = KeyValue { key: kv.key.clone(), mod_revision: rev.main, ..Default::default() };
-        let event = Event { r#type: EventType::Delete as i32, kv: Some(tombstone), prev_kv: None };
+        let tombstone = KeyValue {
+            key: kv.key.clone(),
+            mod_revision: rev.main,
+            ..Default::default()
+        };
+        let event = Event {
+            r#type: EventType::Delete as i32,
+            kv: Some(tombstone),
+            prev_kv: None,
+        };
         self.record(rev, &event, &kv.key)?;
         self.overlay.insert(kv.key.clone(), None);
-        self.events.push(Event { prev_kv: Some(kv), ..event });
+        self.events.push(Event {
+            prev_kv: Some(kv),
+            ..event
+        });
         Ok(())
     }
 
@@ -187,19 +221,31 @@ impl<'a> Writer<'a> {
                 break;
             }
         }
-        let ops = if succeeded { &req.success } else { &req.failure };
+        let ops = if succeeded {
+            &req.success
+        } else {
+            &req.failure
+        };
         let mut responses = Vec::with_capacity(ops.len());
         for op in ops {
             let response = match &op.request {
                 Some(Op::RequestRange(r)) => OpResponse::ResponseRange(self.range(r)?),
                 Some(Op::RequestPut(r)) => OpResponse::ResponsePut(self.put(r)?),
-                Some(Op::RequestDeleteRange(r)) => OpResponse::ResponseDeleteRange(self.delete_range(r)?),
+                Some(Op::RequestDeleteRange(r)) => {
+                    OpResponse::ResponseDeleteRange(self.delete_range(r)?)
+                }
                 Some(Op::RequestTxn(r)) => OpResponse::ResponseTxn(self.txn(r)?),
                 None => continue,
             };
-            responses.push(ResponseOp { response: Some(response) });
+            responses.push(ResponseOp {
+                response: Some(response),
+            });
         }
-        Ok(TxnResponse { header: self.header(), succeeded, responses })
+        Ok(TxnResponse {
+            header: self.header(),
+            succeeded,
+            responses,
+        })
     }
 
     fn range(&self, req: &RangeRequest) -> Result<berth_proto::etcdserverpb::RangeResponse> {
@@ -246,7 +292,8 @@ impl<'a> Writer<'a> {
             self.batch
                 .delete_cf(cf(self.db, CF_LEASE_KEYS)?, lease_key(id, &key));
         }
-        self.batch.delete_cf(cf(self.db, CF_LEASE)?, id.to_be_bytes());
+        self.batch
+            .delete_cf(cf(self.db, CF_LEASE)?, id.to_be_bytes());
         self.leases.insert(id, None);
         self.lease_changes.push(LeaseChange::Revoked { id });
         Ok(())
@@ -256,7 +303,9 @@ impl<'a> Writer<'a> {
 fn compare_kv(c: &Compare, target: CompareTarget, kv: &KeyValue) -> bool {
     let result = CompareResult::try_from(c.result).unwrap_or(CompareResult::Equal);
     let ordering = match (target, &c.target_union) {
-        (CompareTarget::Value, Some(TargetUnion::Value(v))) => kv.value.as_slice().cmp(v.as_slice()),
+        (CompareTarget::Value, Some(TargetUnion::Value(v))) => {
+            kv.value.as_slice().cmp(v.as_slice())
+        }
         (CompareTarget::Version, Some(TargetUnion::Version(v))) => kv.version.cmp(v),
         (CompareTarget::Create, Some(TargetUnion::CreateRevision(v))) => kv.create_revision.cmp(v),
         (CompareTarget::Mod, Some(TargetUnion::ModRevision(v))) => kv.mod_revision.cmp(v),
@@ -304,8 +353,11 @@ impl Reader for Writer<'_> {
         // This command wrote in the range: merge its writes over the
         // committed keys.
         let committed = scan_live_iter(&mut iter, start, end, usize::MAX, true)?;
-        let mut merged: BTreeMap<Vec<u8>, KeyValue> =
-            committed.kvs.into_iter().map(|kv| (kv.key.clone(), kv)).collect();
+        let mut merged: BTreeMap<Vec<u8>, KeyValue> = committed
+            .kvs
+            .into_iter()
+            .map(|kv| (kv.key.clone(), kv))
+            .collect();
         for (key, written) in touched {
             match written {
                 Some(kv) => merged.insert(key.clone(), kv.clone()),
@@ -313,11 +365,22 @@ impl Reader for Writer<'_> {
             };
         }
         let count = merged.len();
-        let kvs = if keep { merged.into_values().take(limit).collect() } else { Vec::new() };
+        let kvs = if keep {
+            merged.into_values().take(limit).collect()
+        } else {
+            Vec::new()
+        };
         Ok(Scan { kvs, count })
     }
 
-    fn scan_history(&self, start: &[u8], end: &[u8], rev: i64, limit: usize, keep: bool) -> Result<Scan> {
+    fn scan_history(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        rev: i64,
+        limit: usize,
+        keep: bool,
+    ) -> Result<Scan> {
         // Older than this command's revision, so untouched by its writes.
         let mut iter = self.db.raw_iterator_cf(cf(self.db, CF_HIST)?);
         scan_history_iter(&mut iter, start, end, rev, limit, keep)

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use berth_proto::etcdserverpb::{
-    LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseTimeToLiveRequest,
-    LeaseTimeToLiveResponse, PutRequest, RangeRequest,
+    LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse,
+    PutRequest, RangeRequest,
 };
 use berth_proto::mvccpb::KeyValue;
 use berth_proto::raft::raft_transport_server::{RaftTransport, RaftTransportServer};
@@ -264,8 +264,7 @@ async fn three_members_replicate_restart_and_catch_a_new_member_up_by_snapshot()
     for id in 1..=3 {
         nodes.push(Node::spawn(id).await);
     }
-    let members: BTreeMap<u64, Member> =
-        nodes.iter().map(|n| (n.id, n.member.clone())).collect();
+    let members: BTreeMap<u64, Member> = nodes.iter().map(|n| (n.id, n.member.clone())).collect();
     nodes[0].raft().initialize(members).await.unwrap();
 
     let last = write(&nodes, 30, "a").await;
@@ -289,7 +288,10 @@ async fn three_members_replicate_restart_and_catch_a_new_member_up_by_snapshot()
         node.wait_applied(last).await;
     }
     let seen = nodes[restarted].revisions.0.lock().unwrap().clone();
-    assert!(!seen.is_empty() && seen.iter().all(|r| *r > revision_before), "{seen:?}");
+    assert!(
+        !seen.is_empty() && seen.iter().all(|r| *r > revision_before),
+        "{seen:?}"
+    );
     assert_eq!(nodes[restarted].everything(), nodes[0].everything());
 
     // Snapshot and purge on every member, then add a member: the log it
@@ -324,9 +326,15 @@ async fn three_members_replicate_restart_and_catch_a_new_member_up_by_snapshot()
     let expected = nodes[0].everything();
     assert_eq!(expected.len(), 38);
     assert_eq!(nodes[3].everything(), expected);
-    assert_eq!(nodes[3].kv().current_revision(), nodes[0].kv().current_revision());
+    assert_eq!(
+        nodes[3].kv().current_revision(),
+        nodes[0].kv().current_revision()
+    );
     let snapshot = nodes[3].raft().metrics().borrow().snapshot;
-    assert!(snapshot.is_some(), "the new member was caught up by snapshot");
+    assert!(
+        snapshot.is_some(),
+        "the new member was caught up by snapshot"
+    );
 
     for node in &mut nodes {
         node.stop().await;

@@ -16,9 +16,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
-use openraft::{AnyError, LogState, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
-use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use openraft::{
+    AnyError, LogState, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote,
+};
 use prometheus_client::metrics::histogram::Histogram;
+use rocksdb::{
+    ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -57,7 +61,8 @@ impl LogStore {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
-        let cfs = [CF_LOGS, CF_META].map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+        let cfs =
+            [CF_LOGS, CF_META].map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db = DB::open_cf_descriptors(&options, dir, cfs)?;
         let store = LogStore {
             db: Arc::new(db),
@@ -108,7 +113,12 @@ impl LogStore {
         Ok(())
     }
 
-    fn put_meta_batch<T: Serialize>(&self, batch: &mut WriteBatch, key: &[u8], value: &T) -> Result<()> {
+    fn put_meta_batch<T: Serialize>(
+        &self,
+        batch: &mut WriteBatch,
+        key: &[u8],
+        value: &T,
+    ) -> Result<()> {
         batch.put_cf(self.cf(CF_META)?, key, encode(value)?);
         Ok(())
     }
@@ -134,9 +144,10 @@ impl LogStore {
         }
         let mut bytes = 0usize;
         let from = start.to_be_bytes();
-        let iter = self
-            .db
-            .iterator_cf(self.cf(CF_LOGS)?, IteratorMode::From(&from, Direction::Forward));
+        let iter = self.db.iterator_cf(
+            self.cf(CF_LOGS)?,
+            IteratorMode::From(&from, Direction::Forward),
+        );
         for item in iter {
             let (key, value) = item?;
             let index = index_of(&key)?;
@@ -165,7 +176,11 @@ impl LogStore {
         let mut batch = WriteBatch::default();
         // Index u64::MAX is never reached, so an exclusive end of u64::MAX
         // covers every entry from `index` on.
-        batch.delete_range_cf(self.cf(CF_LOGS)?, index.to_be_bytes(), u64::MAX.to_be_bytes());
+        batch.delete_range_cf(
+            self.cf(CF_LOGS)?,
+            index.to_be_bytes(),
+            u64::MAX.to_be_bytes(),
+        );
         self.write_synced(batch)
     }
 
@@ -181,9 +196,9 @@ impl LogStore {
 }
 
 fn index_of(key: &[u8]) -> Result<u64> {
-    let bytes: [u8; 8] = key
-        .try_into()
-        .map_err(|_| StoreError::Storage(format!("raft log: malformed key of {} bytes", key.len())))?;
+    let bytes: [u8; 8] = key.try_into().map_err(|_| {
+        StoreError::Storage(format!("raft log: malformed key of {} bytes", key.len()))
+    })?;
     Ok(u64::from_be_bytes(bytes))
 }
 
@@ -231,7 +246,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> StorageResult<LogState<TypeConfig>> {
         let last_purged_log_id: Option<LogId> = self.get_meta(KEY_LAST_PURGED).map_err(read_err)?;
-        let last_log_id = self.last_entry_log_id().map_err(read_err)?.or_else(|| last_purged_log_id.clone());
+        let last_log_id = self
+            .last_entry_log_id()
+            .map_err(read_err)?
+            .or(last_purged_log_id);
         Ok(LogState {
             last_purged_log_id,
             last_log_id,
@@ -260,7 +278,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // committed id that survives a crash never points past the entries
         // that survived with it.
         let write = || -> Result<()> {
-            self.db.put_cf(self.cf(CF_META)?, KEY_COMMITTED, encode(&committed)?)?;
+            self.db
+                .put_cf(self.cf(CF_META)?, KEY_COMMITTED, encode(&committed)?)?;
             Ok(())
         };
         write().map_err(write_err)?;
@@ -389,7 +408,10 @@ mod tests {
         }
         let mut store = LogStore::open(dir.path()).unwrap();
         assert_eq!(indexes(&mut store).await, vec![1, 2, 3, 4, 5]);
-        assert_eq!(store.get_log_state().await.unwrap().last_log_id, Some(log_id(1, 5)));
+        assert_eq!(
+            store.get_log_state().await.unwrap().last_log_id,
+            Some(log_id(1, 5))
+        );
     }
 
     #[tokio::test]
@@ -419,7 +441,10 @@ mod tests {
         let all = store.limited_get_log_entries(1, 6).await.unwrap();
         assert_eq!(all.len(), 5);
         let part = store.try_get_log_entries(2..4).await.unwrap();
-        assert_eq!(part.iter().map(|e| e.log_id.index).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(
+            part.iter().map(|e| e.log_id.index).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
     }
 
     #[tokio::test]

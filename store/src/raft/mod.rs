@@ -131,7 +131,12 @@ mod tests {
 
     #[test]
     fn config_randomizes_election_timeout_in_one_to_two_election_timeouts() {
-        let c = config(Duration::from_millis(100), Duration::from_millis(1000), 10_000).unwrap();
+        let c = config(
+            Duration::from_millis(100),
+            Duration::from_millis(1000),
+            10_000,
+        )
+        .unwrap();
         assert_eq!(c.heartbeat_interval, 100);
         assert_eq!(c.election_timeout_min, 1000);
         assert_eq!(c.election_timeout_max, 2000);

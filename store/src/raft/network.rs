@@ -141,15 +141,25 @@ impl PeerClient {
     }
 
     /// Decodes the remote Raft's result; its error becomes a `RemoteError`.
+    #[allow(clippy::result_large_err)] // openraft's own error type, returned as openraft defines it
     fn answer<T, E>(&self, reply: Result<tonic::Response<RaftPayload>, Status>) -> RpcResult<T, E>
     where
         T: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        let data = reply.map_err(|s| status_error(self.target, s))?.into_inner().data;
+        let data = reply
+            .map_err(|s| status_error(self.target, s))?
+            .into_inner()
+            .data;
         let result: Result<T, RaftError<u64, E>> = decode(&data)
             .map_err(|e| SendError::Network(format!("reply of member {:x}: {e}", self.target)))?;
-        result.map_err(|e| RPCError::RemoteError(RemoteError::new_with_node(self.target, self.node.clone(), e)))
+        result.map_err(|e| {
+            RPCError::RemoteError(RemoteError::new_with_node(
+                self.target,
+                self.node.clone(),
+                e,
+            ))
+        })
     }
 
     fn payload(&self, data: Vec<u8>) -> Result<RaftPayload, SendError> {
@@ -180,7 +190,9 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             // Ask openraft to resend fewer entries, scaled to fit with room
             // to spare (entries vary in size).
             let fitting = entries * self.max_message_bytes as u64 / data.len() as u64 / 2;
-            return Err(RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(fitting.max(1))));
+            return Err(RPCError::PayloadTooLarge(
+                PayloadTooLarge::new_entries_hint(fitting.max(1)),
+            ));
         }
         let request = RaftPayload { data };
         let reply = self.client()?.append_entries(request).await;
@@ -197,7 +209,11 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         self.answer(reply)
     }
 
-    async fn vote(&mut self, rpc: VoteRequest<u64>, _option: RPCOption) -> RpcResult<VoteResponse<u64>> {
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<u64>,
+        _option: RPCOption,
+    ) -> RpcResult<VoteResponse<u64>> {
         let request = self.payload(encode(&rpc).map_err(encode_err)?)?;
         let reply = self.client()?.vote(request).await;
         self.answer(reply)
@@ -206,7 +222,8 @@ impl RaftNetwork<TypeConfig> for PeerClient {
     /// Exponential, so a member that is down costs little, and one that
     /// comes back is found again within [`BACKOFF_MAX`].
     fn backoff(&self) -> Backoff {
-        let delays = std::iter::successors(Some(BACKOFF_START), |d| Some((*d * 2).min(BACKOFF_MAX)));
+        let delays =
+            std::iter::successors(Some(BACKOFF_START), |d| Some((*d * 2).min(BACKOFF_MAX)));
         Backoff::new(delays)
     }
 }

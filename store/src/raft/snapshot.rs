@@ -79,7 +79,9 @@ impl SnapshotStore {
     /// The current snapshot's metadata and data file, if any.
     pub(crate) async fn current(&self) -> Option<(SnapshotMeta, PathBuf)> {
         let current = self.current.lock().await;
-        current.as_ref().map(|c| (c.meta.clone(), self.dir.join(&c.file)))
+        current
+            .as_ref()
+            .map(|c| (c.meta.clone(), self.dir.join(&c.file)))
     }
 
     /// A fresh path inside the directory for temporary work, unique even
@@ -90,22 +92,37 @@ impl SnapshotStore {
 
     /// Packs a checkpoint directory into a new data file and makes it
     /// current unless a newer snapshot became current meanwhile.
-    pub(crate) async fn save_checkpoint(&self, meta: &SnapshotMeta, checkpoint: &Path) -> Result<()> {
+    pub(crate) async fn save_checkpoint(
+        &self,
+        meta: &SnapshotMeta,
+        checkpoint: &Path,
+    ) -> Result<()> {
         let file = data_file_name(meta);
         pack(checkpoint, &self.dir.join(&file)).await?;
-        self.make_current(StoredSnapshot { meta: meta.clone(), file }).await?;
+        self.make_current(StoredSnapshot {
+            meta: meta.clone(),
+            file,
+        })
+        .await?;
         Ok(())
     }
 
     /// Stores snapshot data received from the leader as a new data file,
     /// fsynced, without making it current.
-    pub(crate) async fn save_received(&self, meta: &SnapshotMeta, data: &mut File) -> Result<StoredSnapshot> {
+    pub(crate) async fn save_received(
+        &self,
+        meta: &SnapshotMeta,
+        data: &mut File,
+    ) -> Result<StoredSnapshot> {
         let file = data_file_name(meta);
         data.seek(SeekFrom::Start(0)).await.map_err(io)?;
         let mut out = File::create(self.dir.join(&file)).await.map_err(io)?;
         tokio::io::copy(data, &mut out).await.map_err(io)?;
         out.sync_all().await.map_err(io)?;
-        Ok(StoredSnapshot { meta: meta.clone(), file })
+        Ok(StoredSnapshot {
+            meta: meta.clone(),
+            file,
+        })
     }
 
     /// Where a saved snapshot's data is.
@@ -132,7 +149,12 @@ impl SnapshotStore {
         out.write_all(&encode(&snapshot)?).await.map_err(io)?;
         out.sync_all().await.map_err(io)?;
         fs::rename(&tmp, self.dir.join(CURRENT)).await.map_err(io)?;
-        File::open(&self.dir).await.map_err(io)?.sync_all().await.map_err(io)?;
+        File::open(&self.dir)
+            .await
+            .map_err(io)?
+            .sync_all()
+            .await
+            .map_err(io)?;
         if let Some(old) = current.replace(snapshot) {
             remove_path(&self.dir.join(old.file)).await?;
         }
@@ -182,7 +204,10 @@ pub(crate) async fn pack(dir: &Path, out: &Path) -> Result<()> {
     let mut entries = fs::read_dir(dir).await.map_err(io)?;
     while let Some(entry) = entries.next_entry().await.map_err(io)? {
         if !entry.file_type().await.map_err(io)?.is_file() {
-            return Err(corrupt(format!("{} is not a regular file", entry.path().display())));
+            return Err(corrupt(format!(
+                "{} is not a regular file",
+                entry.path().display()
+            )));
         }
         let name = entry
             .file_name()
@@ -204,7 +229,9 @@ pub(crate) async fn pack(dir: &Path, out: &Path) -> Result<()> {
         w.write_all(name.as_bytes()).await.map_err(io)?;
         w.write_u64(len).await.map_err(io)?;
         // Exactly `len` bytes, even if the file were to grow meanwhile.
-        let copied = tokio::io::copy(&mut (&mut src).take(len), &mut w).await.map_err(io)?;
+        let copied = tokio::io::copy(&mut (&mut src).take(len), &mut w)
+            .await
+            .map_err(io)?;
         if copied != len {
             return Err(corrupt(format!("{name} shrank while being packed")));
         }
@@ -238,7 +265,8 @@ pub(crate) async fn unpack(archive: &Path, dir: &Path) -> Result<()> {
         }
         let mut name = vec![0u8; name_len];
         r.read_exact(&mut name).await.map_err(truncated)?;
-        let name = String::from_utf8(name).map_err(|_| corrupt("file name is not UTF-8".to_string()))?;
+        let name =
+            String::from_utf8(name).map_err(|_| corrupt("file name is not UTF-8".to_string()))?;
         check_name(&name)?;
         let len = r.read_u64().await.map_err(truncated)?;
         let path = dir.join(&name);
@@ -248,7 +276,9 @@ pub(crate) async fn unpack(archive: &Path, dir: &Path) -> Result<()> {
             .open(&path)
             .await
             .map_err(io)?;
-        let copied = tokio::io::copy(&mut (&mut r).take(len), &mut out).await.map_err(io)?;
+        let copied = tokio::io::copy(&mut (&mut r).take(len), &mut out)
+            .await
+            .map_err(io)?;
         if copied != len {
             return Err(corrupt(format!("{name} is truncated")));
         }
@@ -257,13 +287,20 @@ pub(crate) async fn unpack(archive: &Path, dir: &Path) -> Result<()> {
     }
     let expected = r.read_u64().await.map_err(truncated)?;
     if expected != count {
-        return Err(corrupt(format!("{count} files, the archive says {expected}")));
+        return Err(corrupt(format!(
+            "{count} files, the archive says {expected}"
+        )));
     }
     let mut rest = [0u8; 1];
     if r.read(&mut rest).await.map_err(io)? != 0 {
         return Err(corrupt("bytes after the end marker".to_string()));
     }
-    File::open(dir).await.map_err(io)?.sync_all().await.map_err(io)?;
+    File::open(dir)
+        .await
+        .map_err(io)?
+        .sync_all()
+        .await
+        .map_err(io)?;
     Ok(())
 }
 
@@ -276,7 +313,9 @@ fn check_name(name: &str) -> Result<()> {
     if plain {
         Ok(())
     } else {
-        Err(corrupt(format!("file name {name:?} is not a plain file name")))
+        Err(corrupt(format!(
+            "file name {name:?} is not a plain file name"
+        )))
     }
 }
 
@@ -314,8 +353,12 @@ mod tests {
     async fn sample_dir(root: &Path) -> PathBuf {
         let dir = root.join("checkpoint");
         fs::create_dir(&dir).await.unwrap();
-        fs::write(dir.join("CURRENT"), b"MANIFEST-000001\n").await.unwrap();
-        fs::write(dir.join("000007.sst"), vec![7u8; 100_000]).await.unwrap();
+        fs::write(dir.join("CURRENT"), b"MANIFEST-000001\n")
+            .await
+            .unwrap();
+        fs::write(dir.join("000007.sst"), vec![7u8; 100_000])
+            .await
+            .unwrap();
         fs::write(dir.join("empty"), b"").await.unwrap();
         dir
     }
@@ -344,7 +387,9 @@ mod tests {
         let archive = root.path().join("a.data");
         pack(&dir, &archive).await.unwrap();
         let bytes = fs::read(&archive).await.unwrap();
-        fs::write(&archive, &bytes[..bytes.len() - 3]).await.unwrap();
+        fs::write(&archive, &bytes[..bytes.len() - 3])
+            .await
+            .unwrap();
         assert!(unpack(&archive, &root.path().join("out")).await.is_err());
     }
 
@@ -394,7 +439,9 @@ mod tests {
     async fn an_older_snapshot_never_replaces_a_newer_one() {
         let root = tempfile::tempdir().unwrap();
         let dir = sample_dir(root.path()).await;
-        let store = SnapshotStore::open(&root.path().join("snapshots")).await.unwrap();
+        let store = SnapshotStore::open(&root.path().join("snapshots"))
+            .await
+            .unwrap();
         let newer = meta(9);
         store.save_checkpoint(&newer, &dir).await.unwrap();
         store.save_checkpoint(&meta(5), &dir).await.unwrap();

@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use openraft::storage::RaftStateMachine;
-use openraft::{AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, StorageError, StorageIOError};
+use openraft::{
+    AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, StorageError,
+    StorageIOError,
+};
 use tokio::fs::File;
 use tokio::sync::watch;
 
@@ -254,11 +257,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         receive.await.map(Box::new).map_err(snapshot_write_err)
     }
 
-    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: Box<File>) -> StorageResult<()> {
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<File>,
+    ) -> StorageResult<()> {
         tracing::info!(snapshot = %meta, "installing snapshot");
-        self.install(meta, *snapshot)
-            .await
-            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), AnyError::new(&e)).into())
+        self.install(meta, *snapshot).await.map_err(|e| {
+            StorageIOError::write_snapshot(Some(meta.signature()), AnyError::new(&e)).into()
+        })
     }
 
     async fn get_current_snapshot(&mut self) -> StorageResult<Option<Snapshot<TypeConfig>>> {
@@ -474,7 +481,12 @@ mod tests {
         sm.apply([members(1), put(2, "a", "1"), put(3, "b", "2")])
             .await
             .unwrap();
-        let mut snapshot = sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
+        let mut snapshot = sm
+            .get_snapshot_builder()
+            .await
+            .build_snapshot()
+            .await
+            .unwrap();
         assert_eq!(snapshot.meta.last_log_id, Some(log_id(3)));
         let bytes = snapshot_bytes(&mut snapshot).await;
 
@@ -516,7 +528,10 @@ mod tests {
         let mut fresh = follower.open().await;
         let bytes = snapshot_bytes(&mut snapshot).await;
         install(&mut fresh, &snapshot.meta, &bytes).await;
-        let keys: Vec<_> = everything(fresh.kv()).into_iter().map(|kv| kv.key).collect();
+        let keys: Vec<_> = everything(fresh.kv())
+            .into_iter()
+            .map(|kv| kv.key)
+            .collect();
         assert_eq!(keys, vec![b"a".to_vec()]);
         assert_eq!(fresh.applied_state().await.unwrap().0, Some(log_id(1)));
     }
@@ -527,8 +542,15 @@ mod tests {
         let meta = {
             let mut sm = member.open().await;
             assert!(sm.get_current_snapshot().await.unwrap().is_none());
-            sm.apply([put(1, "a", "1"), put(2, "b", "2")]).await.unwrap();
-            sm.get_snapshot_builder().await.build_snapshot().await.unwrap().meta
+            sm.apply([put(1, "a", "1"), put(2, "b", "2")])
+                .await
+                .unwrap();
+            sm.get_snapshot_builder()
+                .await
+                .build_snapshot()
+                .await
+                .unwrap()
+                .meta
         };
         let mut sm = member.open().await;
         let mut current = sm.get_current_snapshot().await.unwrap().unwrap();
@@ -540,8 +562,14 @@ mod tests {
     async fn an_install_interrupted_before_the_store_was_replaced_is_finished_on_open() {
         let leader = Host::new();
         let mut sm = leader.open().await;
-        sm.apply([put(1, "a", "1"), put(2, "b", "2")]).await.unwrap();
-        sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
+        sm.apply([put(1, "a", "1"), put(2, "b", "2")])
+            .await
+            .unwrap();
+        sm.get_snapshot_builder()
+            .await
+            .build_snapshot()
+            .await
+            .unwrap();
 
         // A member whose snapshot directory already holds the new snapshot
         // as current, but whose store was never replaced.

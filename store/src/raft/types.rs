@@ -120,7 +120,9 @@ impl Serialize for ProtoBytes {
 
 impl<'de> Deserialize<'de> for ProtoBytes {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_byte_buf(BytesVisitor).map(ProtoBytes)
+        deserializer
+            .deserialize_byte_buf(BytesVisitor)
+            .map(ProtoBytes)
     }
 }
 

@@ -129,6 +129,9 @@ mod tests {
         let mut b = three();
         b.initial_cluster_token = "other".into();
         assert_ne!(a.cluster_id(), b.cluster_id());
-        assert_ne!(a.member_id("n1", "http://a:1"), b.member_id("n1", "http://a:1"));
+        assert_ne!(
+            a.member_id("n1", "http://a:1"),
+            b.member_id("n1", "http://a:1")
+        );
     }
 }

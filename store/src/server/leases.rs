@@ -33,7 +33,11 @@ impl EtcdServer {
             return Err(StoreError::LeaseTtlTooLarge);
         }
         let grant = LeaseGrantRequest {
-            id: if req.id == 0 { self.next_lease_id() } else { req.id },
+            id: if req.id == 0 {
+                self.next_lease_id()
+            } else {
+                req.id
+            },
             ttl: req.ttl.max(self.min_lease_ttl()),
         };
         let resp = self
@@ -66,11 +70,17 @@ impl EtcdServer {
     pub async fn lease_keep_alive(&self, id: i64) -> Result<LeaseKeepAliveResponse> {
         if self.is_leader() {
             let ttl = self.lessor.renew(id).unwrap_or(0);
-            return Ok(LeaseKeepAliveResponse { header: Some(self.header()), id, ttl });
+            return Ok(LeaseKeepAliveResponse {
+                header: Some(self.header()),
+                id,
+                ttl,
+            });
         }
         let leader = self.leader_peer_url().ok_or(StoreError::NoLeader)?;
         let mut client = self.peers.client(&leader)?;
-        let resp = client.lease_keep_alive(LeaseKeepAliveRequest { id }).await?;
+        let resp = client
+            .lease_keep_alive(LeaseKeepAliveRequest { id })
+            .await?;
         Ok(resp.into_inner())
     }
 
@@ -95,7 +105,11 @@ impl EtcdServer {
                 ..Default::default()
             });
         };
-        let keys = if req.keys { self.kv.lease_keys(req.id)? } else { Vec::new() };
+        let keys = if req.keys {
+            self.kv.lease_keys(req.id)?
+        } else {
+            Vec::new()
+        };
         Ok(LeaseTimeToLiveResponse {
             header: Some(self.header()),
             id: req.id,
@@ -109,15 +123,20 @@ impl EtcdServer {
         let metrics = self.raft.metrics();
         let m = metrics.borrow();
         let leader = m.current_leader?;
-        m.membership_config
+        let url = m
+            .membership_config
             .nodes()
             .find(|(id, _)| **id == leader)
-            .map(|(_, member)| member.peer_url.clone())
+            .map(|(_, member)| member.peer_url.clone());
+        url
     }
 }
 
 fn unexpected() -> StoreError {
-    StoreError::Other(tonic::Code::Internal as i32, "unexpected apply response".into())
+    StoreError::Other(
+        tonic::Code::Internal as i32,
+        "unexpected apply response".into(),
+    )
 }
 
 /// The leader's loop: extend every lease on becoming leader, then revoke
@@ -128,7 +147,9 @@ pub(crate) async fn run_expiry(server: Weak<EtcdServer>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let Some(server) = server.upgrade() else { return };
+        let Some(server) = server.upgrade() else {
+            return;
+        };
         let leader = server.is_leader();
         if leader && !was_leader {
             server.lessor.promote();

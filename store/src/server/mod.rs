@@ -25,7 +25,6 @@ use crate::lease::Lessor;
 use crate::metrics::Metrics;
 use crate::mvcc::KvStore;
 use crate::raft::Raft;
-use crate::transport::Connector;
 use crate::watch::WatchHub;
 use peers::Peers;
 
@@ -131,7 +130,9 @@ impl EtcdServer {
     pub fn refresh_metrics(&self) {
         let metrics = self.raft.metrics();
         let m = metrics.borrow();
-        self.metrics.has_leader.set(i64::from(m.current_leader.is_some()));
+        self.metrics
+            .has_leader
+            .set(i64::from(m.current_leader.is_some()));
         self.metrics
             .is_leader
             .set(i64::from(m.current_leader == Some(self.id)));

@@ -64,7 +64,10 @@ impl EtcdServer {
                     tokio::time::sleep(LEADER_POLL).await;
                 }
                 Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e))) => {
-                    return Err(StoreError::Other(tonic::Code::Internal as i32, e.to_string()))
+                    return Err(StoreError::Other(
+                        tonic::Code::Internal as i32,
+                        e.to_string(),
+                    ))
                 }
                 Err(RaftError::Fatal(_)) => return Err(StoreError::Stopped),
             }
@@ -88,9 +91,7 @@ impl EtcdServer {
             }
             // Sent, and then the connection failed: the leader may or may not
             // have taken the write.
-            Err(status) if status.code() == tonic::Code::Unavailable => {
-                Err(StoreError::Timeout)
-            }
+            Err(status) if status.code() == tonic::Code::Unavailable => Err(StoreError::Timeout),
             Err(status) => Err(status.into()),
         }
     }
@@ -107,9 +108,10 @@ impl EtcdServer {
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
                 Err(StoreError::NotLeader)
             }
-            Err(RaftError::APIError(e)) => {
-                Err(StoreError::Other(tonic::Code::Internal as i32, e.to_string()))
-            }
+            Err(RaftError::APIError(e)) => Err(StoreError::Other(
+                tonic::Code::Internal as i32,
+                e.to_string(),
+            )),
             Err(RaftError::Fatal(_)) => Err(StoreError::Stopped),
         }
     }

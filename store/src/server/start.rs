@@ -26,7 +26,12 @@ use crate::{Result, StoreError};
 pub async fn start(config: ServerConfig, connector: Connector) -> Result<Arc<EtcdServer>> {
     let peer_url = config
         .peer_url()
-        .ok_or_else(|| invalid(format!("--name {:?} is not in --initial-cluster", config.name)))?
+        .ok_or_else(|| {
+            invalid(format!(
+                "--name {:?} is not in --initial-cluster",
+                config.name
+            ))
+        })?
         .to_string();
     let id = config.member_id(&config.name, &peer_url);
     let cluster_id = config.cluster_id();
@@ -59,7 +64,10 @@ pub async fn start(config: ServerConfig, connector: Connector) -> Result<Arc<Etc
         .map(|(name, url)| {
             (
                 config.member_id(name, url),
-                Member { name: name.clone(), peer_url: url.clone() },
+                Member {
+                    name: name.clone(),
+                    peer_url: url.clone(),
+                },
             )
         })
         .collect();

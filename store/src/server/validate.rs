@@ -4,8 +4,7 @@
 use std::collections::HashSet;
 
 use berth_proto::etcdserverpb::{
-    request_op, range_request, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp,
-    TxnRequest,
+    range_request, request_op, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest,
 };
 
 use crate::{Result, StoreError};
@@ -61,8 +60,7 @@ pub fn txn(req: &TxnRequest, max_ops: usize) -> Result<()> {
 }
 
 fn txn_ops(req: &TxnRequest, max_ops: usize) -> Result<()> {
-    if req.compare.len() > max_ops || req.success.len() > max_ops || req.failure.len() > max_ops
-    {
+    if req.compare.len() > max_ops || req.success.len() > max_ops || req.failure.len() > max_ops {
         return Err(StoreError::TooManyOps);
     }
     if req.compare.iter().any(|c| c.key.is_empty()) {
@@ -142,11 +140,13 @@ mod tests {
 
     fn del_op(key: &str, end: &str) -> RequestOp {
         RequestOp {
-            request: Some(request_op::Request::RequestDeleteRange(DeleteRangeRequest {
-                key: key.into(),
-                range_end: end.into(),
-                ..Default::default()
-            })),
+            request: Some(request_op::Request::RequestDeleteRange(
+                DeleteRangeRequest {
+                    key: key.into(),
+                    range_end: end.into(),
+                    ..Default::default()
+                },
+            )),
         }
     }
 

@@ -13,8 +13,8 @@ use berth_proto::mvccpb::Event;
 use tokio::sync::watch;
 
 use crate::apply::{Applied, ApplyObserver};
-use crate::mvcc::KvStore;
 use crate::mvcc::in_range;
+use crate::mvcc::KvStore;
 use crate::Result;
 
 /// Revisions with events kept in memory.
@@ -87,9 +87,19 @@ impl WatchHub {
 
     /// Events on `[key, range_end)` from revision `from` through at most
     /// `to`, up to about `limit` events without splitting a revision.
-    pub fn read(&self, from: i64, to: i64, key: &[u8], range_end: &[u8], limit: usize) -> Result<Batch> {
+    pub fn read(
+        &self,
+        from: i64,
+        to: i64,
+        key: &[u8],
+        range_end: &[u8],
+        limit: usize,
+    ) -> Result<Batch> {
         if from > to {
-            return Ok(Batch { events: Vec::new(), through: to });
+            return Ok(Batch {
+                events: Vec::new(),
+                through: to,
+            });
         }
         let recent: Option<Vec<(i64, Arc<[Event]>)>> = {
             let ring = self.ring();
@@ -115,19 +125,30 @@ impl WatchHub {
                     events.extend(
                         batch
                             .iter()
-                            .filter(|e| e.kv.as_ref().is_some_and(|kv| in_range(&kv.key, key, range_end)))
+                            .filter(|e| {
+                                e.kv.as_ref()
+                                    .is_some_and(|kv| in_range(&kv.key, key, range_end))
+                            })
                             .cloned(),
                     );
                     if events.len() > before && events.len() >= limit {
-                        return Ok(Batch { events, through: rev });
+                        return Ok(Batch {
+                            events,
+                            through: rev,
+                        });
                     }
                 }
-                Ok(Batch { events, through: to })
+                Ok(Batch {
+                    events,
+                    through: to,
+                })
             }
             None => {
                 let events = self.kv.events(from, to, key, range_end, limit)?;
                 let through = match events.last() {
-                    Some(last) if events.len() >= limit => last.kv.as_ref().map_or(to, |kv| kv.mod_revision),
+                    Some(last) if events.len() >= limit => {
+                        last.kv.as_ref().map_or(to, |kv| kv.mod_revision)
+                    }
                     _ => to,
                 };
                 Ok(Batch { events, through })
@@ -143,7 +164,8 @@ impl ApplyObserver for WatchHub {
         }
         {
             let mut ring = self.ring();
-            ring.entries.push_back((applied.revision, applied.events.clone().into()));
+            ring.entries
+                .push_back((applied.revision, applied.events.clone().into()));
             while ring.entries.len() > ring.capacity {
                 if let Some((rev, _)) = ring.entries.pop_front() {
                     ring.complete_from = rev + 1;

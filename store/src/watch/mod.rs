@@ -6,9 +6,9 @@
 
 mod hub;
 mod stream;
-mod watcher;
 #[cfg(test)]
 mod tests;
+mod watcher;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -41,8 +41,17 @@ pub struct WatchService {
 impl WatchService {
     /// A service over `hub`, with response headers from `header` and
     /// progress notifications every `progress_interval`.
-    pub fn new(hub: Arc<WatchHub>, _kv: KvStore, header: HeaderFn, progress_interval: Duration) -> WatchService {
-        WatchService { hub, header, progress_interval }
+    pub fn new(
+        hub: Arc<WatchHub>,
+        _kv: KvStore,
+        header: HeaderFn,
+        progress_interval: Duration,
+    ) -> WatchService {
+        WatchService {
+            hub,
+            header,
+            progress_interval,
+        }
     }
 
     /// Serves one stream of requests; the responses come out of the

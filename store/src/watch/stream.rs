@@ -43,7 +43,14 @@ pub(super) struct WatchStream {
 
 impl WatchStream {
     pub(super) fn new(hub: Arc<WatchHub>, header: HeaderFn, out: Outbound) -> WatchStream {
-        WatchStream { hub, header, out, watchers: BTreeMap::new(), next_id: 0, progress_pending: false }
+        WatchStream {
+            hub,
+            header,
+            out,
+            watchers: BTreeMap::new(),
+            next_id: 0,
+            progress_pending: false,
+        }
     }
 
     fn header(&self, revision: i64) -> Option<ResponseHeader> {
@@ -61,7 +68,10 @@ impl WatchStream {
         S: Stream<Item = Result<WatchRequest, Status>> + Unpin,
     {
         let mut revisions = self.hub.subscribe();
-        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + progress_interval, progress_interval);
+        let mut ticker = tokio::time::interval_at(
+            tokio::time::Instant::now() + progress_interval,
+            progress_interval,
+        );
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             let latest = self.hub.current_revision();
@@ -151,7 +161,12 @@ impl WatchStream {
             return self.send(response).await;
         }
         let watcher = Watcher::new(id, &create, current);
-        let created = WatchResponse { header: self.header(current), watch_id: id, created: true, ..Default::default() };
+        let created = WatchResponse {
+            header: self.header(current),
+            watch_id: id,
+            created: true,
+            ..Default::default()
+        };
         self.send(created).await?;
         let compacted = self.hub.compact_revision();
         if watcher.next < compacted {
@@ -167,7 +182,9 @@ impl WatchStream {
             watch_id: id,
             canceled: true,
             compact_revision: compacted,
-            cancel_reason: StoreError::Compacted.to_string().replace("etcdserver: ", ""),
+            cancel_reason: StoreError::Compacted
+                .to_string()
+                .replace("etcdserver: ", ""),
             ..Default::default()
         };
         self.send(response).await
@@ -177,11 +194,19 @@ impl WatchStream {
     async fn deliver(&mut self, latest: i64) -> Result<(), ()> {
         let ids: Vec<i64> = self.watchers.keys().copied().collect();
         for id in ids {
-            let Some(watcher) = self.watchers.get(&id) else { continue };
+            let Some(watcher) = self.watchers.get(&id) else {
+                continue;
+            };
             if watcher.synced(latest) {
                 continue;
             }
-            match self.hub.read(watcher.next, latest, &watcher.key, &watcher.range_end, BATCH_EVENTS) {
+            match self.hub.read(
+                watcher.next,
+                latest,
+                &watcher.key,
+                &watcher.range_end,
+                BATCH_EVENTS,
+            ) {
                 Ok(batch) => {
                     let events = watcher.select(batch.events);
                     if let Some(w) = self.watchers.get_mut(&id) {

@@ -19,6 +19,9 @@ use super::{HeaderFn, WatchHub, WatchService};
 use crate::apply::ApplyObserver;
 use crate::mvcc::KvStore;
 
+type Requests = mpsc::Sender<Result<WatchRequest, Status>>;
+type Responses = ReceiverStream<Result<WatchResponse, Status>>;
+
 struct Fixture {
     _dir: tempfile::TempDir,
     kv: KvStore,
@@ -30,22 +33,43 @@ fn fixture(ring: usize) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let kv = KvStore::open(dir.path()).unwrap();
     let hub = WatchHub::with_capacity(kv.clone(), ring);
-    let header: HeaderFn = Arc::new(|| ResponseHeader { cluster_id: 1, member_id: 2, ..Default::default() });
+    let header: HeaderFn = Arc::new(|| ResponseHeader {
+        cluster_id: 1,
+        member_id: 2,
+        ..Default::default()
+    });
     let service = WatchService::new(hub.clone(), kv.clone(), header, Duration::from_secs(600));
-    Fixture { _dir: dir, kv, hub, service }
+    Fixture {
+        _dir: dir,
+        kv,
+        hub,
+        service,
+    }
 }
 
 impl Fixture {
     fn apply(&self, request: Request) {
-        let applied = self.kv.apply(&InternalRequest { request: Some(request) }, &[]).unwrap();
+        let applied = self
+            .kv
+            .apply(
+                &InternalRequest {
+                    request: Some(request),
+                },
+                &[],
+            )
+            .unwrap();
         self.hub.applied(&applied);
     }
 
     fn put(&self, key: &str, value: &str) {
-        self.apply(Request::Put(PutRequest { key: key.into(), value: value.into(), ..Default::default() }));
+        self.apply(Request::Put(PutRequest {
+            key: key.into(),
+            value: value.into(),
+            ..Default::default()
+        }));
     }
 
-    fn open(&self) -> (mpsc::Sender<Result<WatchRequest, Status>>, ReceiverStream<Result<WatchResponse, Status>>) {
+    fn open(&self) -> (Requests, Responses) {
         let (tx, rx) = mpsc::channel(16);
         (tx, self.service.serve(ReceiverStream::new(rx)))
     }
@@ -62,12 +86,19 @@ fn create(key: &str, end: &str, start: i64) -> Result<WatchRequest, Status> {
     })
 }
 
-async fn next(out: &mut ReceiverStream<Result<WatchResponse, Status>>) -> WatchResponse {
-    tokio::time::timeout(Duration::from_secs(5), out.next()).await.expect("a response").expect("open").expect("ok")
+async fn next(out: &mut Responses) -> WatchResponse {
+    tokio::time::timeout(Duration::from_secs(5), out.next())
+        .await
+        .expect("a response")
+        .expect("open")
+        .expect("ok")
 }
 
 fn revisions(resp: &WatchResponse) -> Vec<i64> {
-    resp.events.iter().map(|e| e.kv.as_ref().unwrap().mod_revision).collect()
+    resp.events
+        .iter()
+        .map(|e| e.kv.as_ref().unwrap().mod_revision)
+        .collect()
 }
 
 #[tokio::test]
@@ -104,7 +135,10 @@ async fn several_watchers_on_one_stream_each_get_their_range() {
     f.put("a", "1");
     let first = next(&mut out).await;
     let second = next(&mut out).await;
-    let mut got = vec![(first.watch_id, revisions(&first)), (second.watch_id, revisions(&second))];
+    let mut got = vec![
+        (first.watch_id, revisions(&first)),
+        (second.watch_id, revisions(&second)),
+    ];
     got.sort();
     assert_eq!(got, vec![(0, vec![3]), (1, vec![2])]);
 }
@@ -115,7 +149,10 @@ async fn a_watch_below_the_compacted_revision_is_canceled_with_it() {
     for _ in 0..5 {
         f.put("k", "v");
     }
-    f.apply(Request::Compaction(CompactionRequest { revision: 4, physical: false }));
+    f.apply(Request::Compaction(CompactionRequest {
+        revision: 4,
+        physical: false,
+    }));
     let (tx, mut out) = f.open();
     tx.send(create("k", "", 2)).await.unwrap();
     assert!(next(&mut out).await.created);
@@ -131,7 +168,9 @@ async fn cancel_stops_events_and_progress_reports_the_revision() {
     tx.send(create("k", "", 0)).await.unwrap();
     let id = next(&mut out).await.watch_id;
     tx.send(Ok(WatchRequest {
-        request_union: Some(RequestUnion::CancelRequest(WatchCancelRequest { watch_id: id })),
+        request_union: Some(RequestUnion::CancelRequest(WatchCancelRequest {
+            watch_id: id,
+        })),
     }))
     .await
     .unwrap();

@@ -33,7 +33,11 @@ impl Watcher {
             id,
             key: req.key.clone(),
             range_end: req.range_end.clone(),
-            next: if req.start_revision > 0 { req.start_revision } else { current + 1 },
+            next: if req.start_revision > 0 {
+                req.start_revision
+            } else {
+                current + 1
+            },
             prev_kv: req.prev_kv,
             no_put: filters(FilterType::Noput),
             no_delete: filters(FilterType::Nodelete),
@@ -72,7 +76,10 @@ mod tests {
     fn event(kind: EventType) -> Event {
         Event {
             r#type: kind as i32,
-            kv: Some(KeyValue { key: b"k".to_vec(), ..Default::default() }),
+            kv: Some(KeyValue {
+                key: b"k".to_vec(),
+                ..Default::default()
+            }),
             prev_kv: Some(KeyValue::default()),
         }
     }
@@ -86,14 +93,22 @@ mod tests {
 
     #[test]
     fn filters_drop_kinds_and_prev_kv_is_sent_only_when_asked() {
-        let req = WatchCreateRequest { filters: vec![FilterType::Noput as i32], ..Default::default() };
+        let req = WatchCreateRequest {
+            filters: vec![FilterType::Noput as i32],
+            ..Default::default()
+        };
         let w = Watcher::new(0, &req, 1);
         let out = w.select(vec![event(EventType::Put), event(EventType::Delete)]);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].r#type, EventType::Delete as i32);
         assert!(out[0].prev_kv.is_none());
-        let req = WatchCreateRequest { prev_kv: true, filters: vec![FilterType::Nodelete as i32], ..Default::default() };
-        let out = Watcher::new(0, &req, 1).select(vec![event(EventType::Put), event(EventType::Delete)]);
+        let req = WatchCreateRequest {
+            prev_kv: true,
+            filters: vec![FilterType::Nodelete as i32],
+            ..Default::default()
+        };
+        let out =
+            Watcher::new(0, &req, 1).select(vec![event(EventType::Put), event(EventType::Delete)]);
         assert_eq!(out.len(), 1);
         assert!(out[0].prev_kv.is_some());
     }
