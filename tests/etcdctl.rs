@@ -26,18 +26,22 @@ struct Cluster {
     args: Vec<Vec<String>>,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// `n` distinct free ports: every listener is held until all are picked, so
+/// the OS cannot hand out the same port twice.
+fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
 }
 
 impl Cluster {
     fn start() -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+        let picked = free_ports(6);
+        let ports: Vec<(u16, u16)> = (0..3).map(|i| (picked[2 * i], picked[2 * i + 1])).collect();
         let initial = ports
             .iter()
             .enumerate()

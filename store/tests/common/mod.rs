@@ -36,21 +36,21 @@ pub struct Cluster {
     pub nodes: Vec<Option<Node>>,
 }
 
-async fn free_addr() -> std::net::SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    l.local_addr().unwrap()
-}
-
 impl Cluster {
     /// Starts `n` members and waits for a leader.
     pub async fn start(n: usize) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let mut client_addrs = Vec::new();
-        let mut peer_addrs = Vec::new();
-        for _ in 0..n {
-            client_addrs.push(free_addr().await);
-            peer_addrs.push(free_addr().await);
+        // Every listener is held until all are picked, so no two members
+        // (or a member's client and peer ports) share an address.
+        let mut held = Vec::new();
+        for _ in 0..2 * n {
+            held.push(TcpListener::bind("127.0.0.1:0").await.unwrap());
         }
+        let addrs: Vec<std::net::SocketAddr> =
+            held.iter().map(|l| l.local_addr().unwrap()).collect();
+        drop(held);
+        let client_addrs: Vec<_> = (0..n).map(|i| addrs[2 * i]).collect();
+        let peer_addrs: Vec<_> = (0..n).map(|i| addrs[2 * i + 1]).collect();
         let initial: Vec<(String, String)> = (0..n)
             .map(|i| (format!("n{i}"), format!("http://{}", peer_addrs[i])))
             .collect();
