@@ -21,9 +21,33 @@ impl Drop for Member {
 
 struct Cluster {
     _dir: tempfile::TempDir,
+    metrics: Vec<u16>,
     members: Vec<Member>,
     endpoints: Vec<String>,
     args: Vec<Vec<String>>,
+}
+
+/// A plain HTTP/1.1 GET: status code and body.
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
 }
 
 /// `n` distinct free ports: every listener is held until all are picked, so
@@ -40,7 +64,7 @@ fn free_ports(n: usize) -> Vec<u16> {
 impl Cluster {
     fn start() -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let picked = free_ports(6);
+        let picked = free_ports(9);
         let ports: Vec<(u16, u16)> = (0..3).map(|i| (picked[2 * i], picked[2 * i + 1])).collect();
         let initial = ports
             .iter()
@@ -64,11 +88,14 @@ impl Cluster {
                     format!("http://127.0.0.1:{p}"),
                     "--initial-cluster".into(),
                     initial.clone(),
+                    "--listen-metrics-urls".into(),
+                    format!("http://127.0.0.1:{}", picked[6 + i]),
                 ]
             })
             .collect();
         let mut cluster = Cluster {
             _dir: dir,
+            metrics: picked[6..9].to_vec(),
             members: Vec::new(),
             endpoints: ports
                 .iter()
@@ -280,6 +307,21 @@ fn etcdctl_against_a_three_member_berth_store() {
         c.err(0, &["put", "", "x"]),
         "Error: etcdserver: key is not provided"
     );
+
+    // The operability port: liveness, readiness and etcd's metric names.
+    for &port in &c.metrics {
+        let (status, _) = http_get(port, "/livez");
+        assert_eq!(status, 200);
+        let (status, body) = http_get(port, "/readyz");
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = http_get(port, "/metrics");
+        assert_eq!(status, 200);
+        assert!(body.contains("etcd_server_has_leader 1"), "{body}");
+        assert!(
+            body.contains("etcd_disk_wal_fsync_duration_seconds_count"),
+            "{body}"
+        );
+    }
 
     // endpoint status and member list, in etcdctl's formats.
     // Every member named explicitly: with `--cluster`, etcdctl 3.4 dials the
