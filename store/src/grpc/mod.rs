@@ -56,12 +56,7 @@ where
     let max = server.config().max_request_bytes + GRPC_OVERHEAD_BYTES;
     let header_server = server.clone();
     let header: watch::HeaderFn = Arc::new(move || header_server.header());
-    let watch = watch::WatchService::new(
-        server.hub().clone(),
-        server.kv().clone(),
-        header,
-        DEFAULT_PROGRESS_INTERVAL,
-    );
+    let watch = watch::WatchService::new(server.hub().clone(), header, DEFAULT_PROGRESS_INTERVAL);
     Server::builder()
         .tcp_nodelay(true)
         .add_service(

@@ -15,13 +15,12 @@ use rocksdb::{WriteBatch, DB};
 
 use super::keys::{after_key, parse_history_key, revision_key, Revision};
 use super::store::{
-    cf, corrupt, unsynced, KvStore, CF_HIST, CF_META, CF_REV, META_COMPACT, META_REVISION,
+    cf, corrupt, member_key, unsynced, KvStore, CF_HIST, CF_META, CF_REV, META_COMPACT,
+    META_REVISION,
 };
 use super::write::Writer;
 use crate::apply::Applied;
 use crate::{Result, StoreError};
-
-const MEMBER_PREFIX: &str = "member/";
 
 impl KvStore {
     /// Applies one committed command, writing `meta` (the Raft state
@@ -126,10 +125,9 @@ fn execute(writer: &mut Writer<'_>, req: Option<&Request>) -> Result<(Response, 
             )
         }
         Some(Request::MemberAttributes(m)) => {
-            let key = format!("{MEMBER_PREFIX}{:016x}", m.id);
             writer
                 .batch
-                .put_cf(cf(writer.db, CF_META)?, key.as_bytes(), m.encode_to_vec());
+                .put_cf(cf(writer.db, CF_META)?, member_key(m.id), m.encode_to_vec());
             (Response::MemberAttributes(m.clone()), None)
         }
         None => (

@@ -24,6 +24,13 @@ const FAMILIES: [&str; 6] = [CF_KV, CF_HIST, CF_REV, CF_LEASE, CF_LEASE_KEYS, CF
 pub(super) const META_REVISION: &[u8] = b"mvcc/revision";
 pub(super) const META_COMPACT: &[u8] = b"mvcc/compact";
 const MEMBER_PREFIX: &[u8] = b"member/";
+
+/// Where a member's published attributes are kept in `meta`.
+pub(super) fn member_key(id: u64) -> Vec<u8> {
+    let mut key = MEMBER_PREFIX.to_vec();
+    key.extend_from_slice(format!("{id:016x}").as_bytes());
+    key
+}
 /// Names the live database directory; replaced atomically on restore.
 const CURRENT_FILE: &str = "CURRENT_DB";
 

@@ -10,8 +10,8 @@ use berth_proto::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUni
 use berth_proto::etcdserverpb::request_op::Request as Op;
 use berth_proto::etcdserverpb::response_op::Response as OpResponse;
 use berth_proto::etcdserverpb::{
-    Compare, DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, RangeRequest,
-    ResponseHeader, ResponseOp, TxnRequest, TxnResponse,
+    Compare, DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, ResponseHeader,
+    ResponseOp, TxnRequest, TxnResponse,
 };
 use berth_proto::mvccpb::event::EventType;
 use berth_proto::mvccpb::{Event, KeyValue};
@@ -229,7 +229,7 @@ impl<'a> Writer<'a> {
         let mut responses = Vec::with_capacity(ops.len());
         for op in ops {
             let response = match &op.request {
-                Some(Op::RequestRange(r)) => OpResponse::ResponseRange(self.range(r)?),
+                Some(Op::RequestRange(r)) => OpResponse::ResponseRange(range(self, r)?),
                 Some(Op::RequestPut(r)) => OpResponse::ResponsePut(self.put(r)?),
                 Some(Op::RequestDeleteRange(r)) => {
                     OpResponse::ResponseDeleteRange(self.delete_range(r)?)
@@ -246,10 +246,6 @@ impl<'a> Writer<'a> {
             succeeded,
             responses,
         })
-    }
-
-    fn range(&self, req: &RangeRequest) -> Result<berth_proto::etcdserverpb::RangeResponse> {
-        range(self, req)
     }
 
     /// etcd's compare: every key in the range must satisfy it; a missing key
@@ -284,13 +280,14 @@ impl<'a> Writer<'a> {
             return Err(StoreError::LeaseNotFound);
         }
         for key in super::store::lease_keys_of(self.db, id)? {
-            if let Some(kv) = self.get(&key)? {
-                if kv.lease == id {
-                    self.delete_key(kv)?;
-                }
+            match self.get(&key)? {
+                // Deleting the key also detaches it.
+                Some(kv) if kv.lease == id => self.delete_key(kv)?,
+                // A stale attachment: only the record goes.
+                _ => self
+                    .batch
+                    .delete_cf(cf(self.db, CF_LEASE_KEYS)?, lease_key(id, &key)),
             }
-            self.batch
-                .delete_cf(cf(self.db, CF_LEASE_KEYS)?, lease_key(id, &key));
         }
         self.batch
             .delete_cf(cf(self.db, CF_LEASE)?, id.to_be_bytes());

@@ -24,8 +24,6 @@ pub use hub::{Batch, WatchHub, DEFAULT_RING_REVISIONS};
 pub use stream::HeaderFn;
 pub use watcher::Watcher;
 
-use crate::mvcc::KvStore;
-
 /// Responses buffered per stream before the stream's task waits for the
 /// client: bounds memory per slow client.
 const STREAM_BUFFER: usize = 128;
@@ -41,12 +39,7 @@ pub struct WatchService {
 impl WatchService {
     /// A service over `hub`, with response headers from `header` and
     /// progress notifications every `progress_interval`.
-    pub fn new(
-        hub: Arc<WatchHub>,
-        _kv: KvStore,
-        header: HeaderFn,
-        progress_interval: Duration,
-    ) -> WatchService {
+    pub fn new(hub: Arc<WatchHub>, header: HeaderFn, progress_interval: Duration) -> WatchService {
         WatchService {
             hub,
             header,

@@ -38,7 +38,7 @@ fn fixture(ring: usize) -> Fixture {
         member_id: 2,
         ..Default::default()
     });
-    let service = WatchService::new(hub.clone(), kv.clone(), header, Duration::from_secs(600));
+    let service = WatchService::new(hub.clone(), header, Duration::from_secs(600));
     Fixture {
         _dir: dir,
         kv,
