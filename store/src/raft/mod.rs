@@ -21,6 +21,7 @@
 mod cluster_tests;
 mod log_store;
 mod network;
+mod runtime;
 mod snapshot;
 mod state_machine;
 mod types;
@@ -34,6 +35,8 @@ use serde::Serialize;
 
 pub use log_store::LogStore;
 pub use network::{Network, PeerClient};
+pub use openraft::ServerState;
+pub use runtime::{seed_thread_rng, Runtime};
 pub use state_machine::{SnapshotBuilder, StateMachine};
 pub use types::{
     LogId, Member, Raft, Request, Response, SnapshotMeta, StoredMembership, TypeConfig,
