@@ -69,6 +69,11 @@ impl EtcdServer {
     /// "expired".
     pub async fn lease_keep_alive(&self, id: i64) -> Result<LeaseKeepAliveResponse> {
         if self.is_leader() {
+            // A leader cut off from the others may already be deposed: a
+            // renewal it granted would promise a TTL the real leader never
+            // heard of. Confirm leadership with a quorum first (as etcd's
+            // `ensureLeadership` does).
+            self.confirm_leadership().await?;
             let ttl = self.lessor.renew(id).unwrap_or(0);
             return Ok(LeaseKeepAliveResponse {
                 header: Some(self.header()),
@@ -141,6 +146,42 @@ fn unexpected() -> StoreError {
 
 /// The leader's loop: extend every lease on becoming leader, then revoke
 /// leases whose deadline passes. Ends when the server is dropped.
+impl EtcdServer {
+    /// Returns once a quorum has confirmed that this member still leads.
+    async fn confirm_leadership(&self) -> Result<()> {
+        tokio::time::timeout(self.config.request_timeout, self.read_index_local())
+            .await
+            .map_err(|_| StoreError::Timeout)?
+            .map(|_| ())
+    }
+
+    /// Revokes an expired lease through this member's own log only. A
+    /// deposed leader's expiry must never be forwarded to the new leader,
+    /// whose deadlines (extended on promotion, renewed by keep-alives the old
+    /// one never saw) are the ones that count; proposed locally, it can only
+    /// commit while this member still leads.
+    async fn revoke_expired(&self, id: i64) -> Result<()> {
+        let req = InternalRequest {
+            request: Some(internal_request::Request::LeaseRevoke(LeaseRevokeRequest {
+                id,
+            })),
+        };
+        let resp = tokio::time::timeout(self.config.request_timeout, self.propose_local(req))
+            .await
+            .map_err(|_| StoreError::Timeout)??;
+        match resp.response {
+            Some(internal_response::Response::LeaseRevoke(_)) => Ok(()),
+            Some(internal_response::Response::Error(e)) => {
+                match StoreError::from_code_message(e.code, &e.message) {
+                    StoreError::LeaseNotFound => Ok(()),
+                    other => Err(other),
+                }
+            }
+            _ => Err(unexpected()),
+        }
+    }
+}
+
 pub(crate) async fn run_expiry(server: Weak<EtcdServer>) {
     let mut was_leader = false;
     let mut tick = tokio::time::interval(EXPIRY_CHECK);
@@ -158,13 +199,18 @@ pub(crate) async fn run_expiry(server: Weak<EtcdServer>) {
         if !leader {
             continue;
         }
-        for id in server.lessor.expired(REVOKES_PER_CHECK) {
-            match server.lease_revoke(LeaseRevokeRequest { id }).await {
-                Ok(_) | Err(StoreError::LeaseNotFound) => {}
-                Err(e) => {
-                    tracing::warn!(lease = id, error = %e, "revoking expired lease");
-                    break;
-                }
+        let expired = server.lessor.expired(REVOKES_PER_CHECK);
+        if expired.is_empty() {
+            continue;
+        }
+        if let Err(e) = server.confirm_leadership().await {
+            tracing::debug!(error = %e, "not expiring leases: leadership not confirmed");
+            continue;
+        }
+        for id in expired {
+            if let Err(e) = server.revoke_expired(id).await {
+                tracing::warn!(lease = id, error = %e, "revoking expired lease");
+                break;
             }
         }
     }
