@@ -8,6 +8,7 @@
 
 pub mod apply;
 pub mod error;
+pub mod faults;
 pub mod grpc;
 pub mod http;
 pub mod lease;

@@ -90,8 +90,13 @@ impl Lessor {
     /// plus the election time from now (etcd's `Promote`).
     pub fn promote(&self) {
         let now = Instant::now() + self.promotion_extension;
+        let planted = crate::faults::active(crate::faults::Fault::EarlyLeaseExpiry);
         for lease in self.table().values_mut() {
-            lease.expiry = deadline(now, lease.ttl);
+            lease.expiry = if planted {
+                Instant::now()
+            } else {
+                deadline(now, lease.ttl)
+            };
         }
     }
 

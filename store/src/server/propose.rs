@@ -27,13 +27,22 @@ impl EtcdServer {
             return Err(StoreError::RequestTooLarge);
         }
         let started = tokio::time::Instant::now();
+        let planted =
+            crate::faults::active(crate::faults::Fault::AckUncommitted).then(|| req.clone());
         let response = tokio::time::timeout(self.config.request_timeout, self.propose_any(req))
             .await
             .map_err(|_| StoreError::Timeout)
             .and_then(|r| r)
             .inspect_err(|_| {
                 self.metrics.proposals_failed.inc();
-            })?;
+            });
+        let response = match (response, planted) {
+            (Err(StoreError::Timeout), Some(req)) => {
+                crate::faults::acknowledge(&req, self.kv.current_revision())
+                    .ok_or(StoreError::Timeout)?
+            }
+            (response, _) => response?,
+        };
         self.metrics
             .proposal_duration
             .observe(started.elapsed().as_secs_f64());

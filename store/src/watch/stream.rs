@@ -208,9 +208,10 @@ impl WatchStream {
                 BATCH_EVENTS,
             ) {
                 Ok(batch) => {
-                    let events = watcher.select(batch.events);
+                    let mut events = watcher.select(batch.events);
                     if let Some(w) = self.watchers.get_mut(&id) {
                         w.next = batch.through + 1;
+                        w.plant_dropped_event(&mut events);
                     }
                     if !events.is_empty() {
                         let response = WatchResponse {

@@ -22,6 +22,9 @@ pub struct Watcher {
     no_delete: bool,
     /// Wants periodic progress notifications.
     pub progress_notify: bool,
+    /// Whether the planted [`crate::faults::Fault::DropWatchEvent`] has
+    /// struck this watcher.
+    dropped: bool,
 }
 
 impl Watcher {
@@ -42,6 +45,20 @@ impl Watcher {
             no_put: filters(FilterType::Noput),
             no_delete: filters(FilterType::Nodelete),
             progress_notify: req.progress_notify,
+            dropped: false,
+        }
+    }
+
+    /// The planted [`crate::faults::Fault::DropWatchEvent`]: removes the
+    /// first event past revision 20, once per watcher.
+    pub fn plant_dropped_event(&mut self, events: &mut Vec<Event>) {
+        if self.dropped || !crate::faults::active(crate::faults::Fault::DropWatchEvent) {
+            return;
+        }
+        let revision = |e: &Event| e.kv.as_ref().map(|kv| kv.mod_revision).unwrap_or(0);
+        if let Some(i) = events.iter().position(|e| revision(e) > 20) {
+            events.remove(i);
+            self.dropped = true;
         }
     }
 
