@@ -111,9 +111,13 @@ pub fn add_members(sim: &mut Sim<'_>, n: usize, dir: &Path, roles: &Roles) {
         let config = config(i, n, dir.join(member_name(i)));
         let roles = roles.clone();
         sim.host(member_name(i), move || {
-            let config = config.clone();
+            let mut config = config.clone();
             let roles = roles.clone();
             async move {
+                // The simulation's clock, not the host's: a seed replays the
+                // same lease IDs, and a restart still starts past earlier ones.
+                let clock = turmoil::since_epoch().ok_or("not in a simulation")?;
+                config.lease_id_clock = Some(clock.as_millis() as u64);
                 let peers = TcpListener::bind(("0.0.0.0", PEER_PORT)).await?;
                 let clients = TcpListener::bind(("0.0.0.0", CLIENT_PORT)).await?;
                 let server = server::start(config, net::connector()).await?;

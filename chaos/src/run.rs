@@ -144,6 +144,8 @@ struct Simulated {
 fn simulate(config: &RunConfig) -> Simulated {
     let dir = data_dir();
     let mut sim = Builder::new()
+        // A fixed start date: anything read from the simulated clock replays.
+        .epoch(std::time::UNIX_EPOCH + Duration::from_secs(1_767_225_600))
         .simulation_duration(STOP + Duration::from_secs(60))
         .tick_duration(Duration::from_millis(1))
         .min_message_latency(Duration::ZERO)

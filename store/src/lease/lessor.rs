@@ -101,13 +101,19 @@ impl Lessor {
     }
 
     /// Renews a lease on a keep-alive; returns its TTL, or `None` if it does
-    /// not exist.
+    /// not exist or has already expired. An expired lease is as good as
+    /// revoked: its revoke may be on its way through Raft, and renewing it
+    /// would promise the client a TTL the revoke is about to break (etcd's
+    /// `Renew` likewise refuses an expired lease).
     pub fn renew(&self, id: i64) -> Option<i64> {
         let now = Instant::now();
-        self.table().get_mut(&id).map(|lease| {
-            lease.expiry = deadline(now, lease.ttl);
-            lease.ttl
-        })
+        self.table()
+            .get_mut(&id)
+            .filter(|lease| lease.expiry > now)
+            .map(|lease| {
+                lease.expiry = deadline(now, lease.ttl);
+                lease.ttl
+            })
     }
 
     /// The remaining life of a lease, or `None` if it does not exist.
@@ -223,6 +229,15 @@ mod tests {
             })
         );
         assert_eq!(lessor.renew(8), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_expired_lease_is_not_renewed() {
+        let lessor = Lessor::new(Duration::from_secs(1));
+        lessor.applied(&granted(7, 5));
+        tokio::time::advance(Duration::from_millis(5100)).await;
+        assert_eq!(lessor.renew(7), None);
+        assert_eq!(lessor.expired(10), vec![7], "still due for its revoke");
     }
 
     #[tokio::test(start_paused = true)]

@@ -35,6 +35,11 @@ pub struct ServerConfig {
     pub max_txn_ops: usize,
     /// `--max-request-bytes`.
     pub max_request_bytes: usize,
+    /// Where this run's lease ID counter starts, in milliseconds since the
+    /// Unix epoch: the wall clock when `None` (etcd's `idutil`, so that a
+    /// restarted member does not hand out its earlier IDs). A simulation sets
+    /// its own clock here so that a seed replays the same IDs.
+    pub lease_id_clock: Option<u64>,
 }
 
 impl ServerConfig {
@@ -52,6 +57,7 @@ impl ServerConfig {
             snapshot_count: 10_000,
             max_txn_ops: DEFAULT_MAX_TXN_OPS,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            lease_id_clock: None,
         }
     }
 

@@ -83,10 +83,12 @@ pub async fn start(config: ServerConfig, connector: Connector) -> Result<Arc<Etc
         }
     }
 
-    let start_millis = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+    let start_millis = config.lease_id_clock.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    });
     tokio::spawn(super::watch_leader_changes(raft.clone(), metrics.clone()));
     let server = Arc::new(EtcdServer {
         metrics,
