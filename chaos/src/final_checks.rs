@@ -134,7 +134,9 @@ pub async fn run(
                 Err(e) => Err(e.clone()),
             };
             let expected = value.clone().map(|v| (v, *revision));
-            if found.as_ref() != Ok(&expected) {
+            // Compacted revisions can no longer be read; nothing to check.
+            let compacted = matches!(&found, Err(e) if e.contains("compacted"));
+            if !compacted && found.as_ref() != Ok(&expected) {
                 violation(
                     Checker::Durability,
                     format!(

@@ -48,6 +48,8 @@ pub enum Request {
     LeaseKeepAlive { id: i64 },
     /// `LeaseRevoke(id)`.
     LeaseRevoke { id: i64 },
+    /// `Compact(revision)`: history before `revision` is discarded.
+    Compact { revision: i64 },
 }
 
 /// How an operation ended.
@@ -101,6 +103,9 @@ pub enum Response {
         ttl: i64,
     },
     LeaseRevoke {
+        revision: i64,
+    },
+    Compact {
         revision: i64,
     },
 }

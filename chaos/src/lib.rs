@@ -10,12 +10,16 @@
 //! # What one seed fixes
 //!
 //! The seed drives turmoil's network (latency draws, link failures, host
-//! order), every choice of the workload and the fault schedule, and the
-//! randomized election timeouts of Raft ([`berth_store::raft::seed_thread_rng`]).
-//! tokio's own `select!` fairness draws from a per-runtime generator that
-//! turmoil can seed only in builds with `--cfg tokio_unstable`; without it a
-//! replay follows the same schedule and workload but may interleave tasks
-//! differently, so a violation replays reliably but not always bit for bit.
+//! order), every choice of the workload and the fault schedule, the
+//! randomized election timeouts of Raft ([`berth_store::raft::seed_thread_rng`])
+//! and, through the simulated clock, lease IDs. Two runs of one seed record
+//! the same history until tokio makes its first unseeded choice: `select!`
+//! picks among ready branches with a per-runtime generator that turmoil can
+//! seed only in builds with `--cfg tokio_unstable` (which would mean
+//! rebuilding every dependency, RocksDB included, with that flag). From there
+//! a replay keeps the seed's fault schedule and workload choices but may
+//! interleave differently; every violation found so far replayed from its
+//! seed.
 //!
 //! # What the simulation leaves out
 //!

@@ -95,6 +95,8 @@ fn check_watcher(id: usize, records: &[&WatchRecord], reference: &Reference) -> 
     };
     // The next revision this stream owes; 0 before it is known.
     let mut next: i64 = 0;
+    // The revision the current stream asked to start from.
+    let mut start: i64 = 0;
     let mut delivered: BTreeSet<(i64, String)> = BTreeSet::new();
     for record in records {
         match &record.kind {
@@ -102,6 +104,7 @@ fn check_watcher(id: usize, records: &[&WatchRecord], reference: &Reference) -> 
                 // A resumed watch must begin exactly where the last one
                 // stopped; the workload asks for that, the store must honour it.
                 next = *start_revision;
+                start = *start_revision;
             }
             WatchRecordKind::Created { revision } => {
                 if next == 0 {
@@ -176,7 +179,22 @@ fn check_watcher(id: usize, records: &[&WatchRecord], reference: &Reference) -> 
                 }
                 next = next.max(revision + 1);
             }
-            WatchRecordKind::Canceled { .. } | WatchRecordKind::Broken { .. } => {}
+            WatchRecordKind::Canceled {
+                compact_revision, ..
+            } => {
+                // etcd cancels a watch only if its start is below the
+                // compaction.
+                if *compact_revision > 0 && start > 0 && start >= *compact_revision {
+                    fail(
+                        "resumable",
+                        record.at,
+                        format!(
+                            "a watch from revision {start} was canceled as compacted at {compact_revision}"
+                        ),
+                    );
+                }
+            }
+            WatchRecordKind::Broken { .. } => {}
         }
     }
     out
@@ -309,6 +327,25 @@ mod tests {
         assert!(text.iter().any(|t| t.contains("atomic")), "{text:?}");
         assert!(text.iter().any(|t| t.contains("unique")), "{text:?}");
         assert!(text.iter().any(|t| t.contains("ordered")), "{text:?}");
+    }
+
+    #[test]
+    fn a_watch_canceled_as_compacted_must_have_started_below_the_compaction() {
+        let canceled = |compact_revision| {
+            record(
+                1,
+                WatchRecordKind::Canceled {
+                    compact_revision,
+                    reason: "compacted".into(),
+                },
+            )
+        };
+        assert!(check(&[], &[started(0, 5), canceled(9)]).is_empty());
+        let found = check(&[], &[started(0, 9), canceled(9)]);
+        assert!(
+            found.iter().any(|v| v.detail.contains("resumable")),
+            "{found:?}"
+        );
     }
 
     #[test]

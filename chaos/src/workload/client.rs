@@ -6,8 +6,9 @@ use std::future::Future;
 use berth_proto::etcdserverpb::kv_client::KvClient;
 use berth_proto::etcdserverpb::lease_client::LeaseClient;
 use berth_proto::etcdserverpb::{
-    compare, request_op, response_op, Compare, DeleteRangeRequest, LeaseGrantRequest,
-    LeaseKeepAliveRequest, LeaseRevokeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest,
+    compare, request_op, response_op, CompactionRequest, Compare, DeleteRangeRequest,
+    LeaseGrantRequest, LeaseKeepAliveRequest, LeaseRevokeRequest, PutRequest, RangeRequest,
+    RequestOp, TxnRequest,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -34,6 +35,8 @@ struct Client {
     granted: Vec<i64>,
     /// Keys this client put with a lease, by lease.
     leased_keys: Vec<(i64, String)>,
+    /// The highest store revision any answer carried.
+    revision: i64,
 }
 
 /// Runs client `id` against member `id % members` until the plan's stop
@@ -54,6 +57,7 @@ pub async fn run_client(id: usize, seed: u64, plan: Plan, recorder: Recorder) ->
         seen: HashMap::new(),
         granted: Vec::new(),
         leased_keys: Vec::new(),
+        revision: 0,
     };
     while now() < client.plan.stop {
         client.step().await;
@@ -76,7 +80,8 @@ impl Client {
             45..=54 => self.get(key, true).await,
             55..=62 => self.delete(key).await,
             63..=79 => self.cas(key).await,
-            _ => self.lease_step().await,
+            80..=98 => self.lease_step().await,
+            _ => self.compact().await,
         }
     }
 
@@ -108,6 +113,15 @@ impl Client {
             Outcome::Ok(r) => Some(r.clone()),
             _ => None,
         };
+        if let Some(
+            Response::Put { revision }
+            | Response::Get { revision, .. }
+            | Response::Delete { revision, .. }
+            | Response::Cas { revision, .. },
+        ) = &response
+        {
+            self.revision = self.revision.max(*revision);
+        }
         self.recorder.op(Operation {
             client: self.id,
             member: self.member,
@@ -244,6 +258,30 @@ impl Client {
             }
             _ => {}
         }
+    }
+
+    /// Compacts away all but the last 400 revisions, as a cluster's
+    /// periodic compaction would; watchers and historical reads then meet
+    /// compacted revisions.
+    async fn compact(&mut self) {
+        let target = self.revision - 400;
+        if target <= 0 {
+            return;
+        }
+        let mut kv = self.kv.clone();
+        let call = async move {
+            kv.compact(CompactionRequest {
+                revision: target,
+                physical: false,
+            })
+            .await
+            .map(|r| r.into_inner())
+        };
+        let answer = |r: berth_proto::etcdserverpb::CompactionResponse| Response::Compact {
+            revision: revision(&r.header),
+        };
+        self.record(Request::Compact { revision: target }, call, answer)
+            .await;
     }
 
     async fn lease_step(&mut self) {

@@ -119,6 +119,11 @@ pub async fn run_watcher(id: usize, seed: u64, plan: Plan, recorder: Recorder) -
 fn observe(resp: &WatchResponse, next: &mut i64) -> Option<WatchRecordKind> {
     let revision = resp.header.as_ref().map(|h| h.revision).unwrap_or(0);
     if resp.canceled {
+        // Canceled because the start was compacted: what remains begins at
+        // the compaction, which is where an etcd client resumes.
+        if resp.compact_revision > 0 {
+            *next = resp.compact_revision;
+        }
         return Some(WatchRecordKind::Canceled {
             compact_revision: resp.compact_revision,
             reason: resp.cancel_reason.clone(),
