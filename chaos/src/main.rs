@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use berth_chaos::check::Checker;
+use berth_chaos::run::PLANTED;
 use berth_chaos::scenario::{Scenario, ALL};
 use berth_chaos::{run, Report, RunConfig};
 use berth_store::faults::Fault;
@@ -142,13 +143,7 @@ fn parse_seeds(s: &str) -> Option<Vec<u64>> {
 }
 
 fn parse_fault(name: &str) -> Option<Fault> {
-    Some(match name {
-        "stale-read" => Fault::StaleRead,
-        "ack-uncommitted" => Fault::AckUncommitted,
-        "drop-watch-event" => Fault::DropWatchEvent,
-        "early-lease-expiry" => Fault::EarlyLeaseExpiry,
-        _ => return None,
-    })
+    PLANTED.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
 }
 
 fn print_violation(report: &Report) {

@@ -53,11 +53,30 @@ impl RunConfig {
     }
 }
 
+/// The runner's names for the store's planted bugs.
+pub const PLANTED: [(&str, berth_store::faults::Fault); 4] = [
+    ("stale-read", berth_store::faults::Fault::StaleRead),
+    (
+        "ack-uncommitted",
+        berth_store::faults::Fault::AckUncommitted,
+    ),
+    (
+        "drop-watch-event",
+        berth_store::faults::Fault::DropWatchEvent,
+    ),
+    (
+        "early-lease-expiry",
+        berth_store::faults::Fault::EarlyLeaseExpiry,
+    ),
+];
+
 /// What one run found.
 #[derive(Debug)]
 pub struct Report {
     pub scenario: Scenario,
     pub seed: u64,
+    /// The bug planted in this run, if any.
+    pub planted: Option<berth_store::faults::Fault>,
     pub violations: Vec<Violation>,
     /// Time from healing to the first successful write.
     pub recovery: Option<Duration>,
@@ -74,8 +93,13 @@ pub struct Report {
 impl Report {
     /// The command that replays this run.
     pub fn replay_command(&self) -> String {
+        let planted = PLANTED
+            .iter()
+            .find(|(_, f)| Some(*f) == self.planted)
+            .map(|(name, _)| format!(" --planted {name}"))
+            .unwrap_or_default();
         format!(
-            "cargo run -p berth-chaos -- --scenario {} --seed {}",
+            "cargo run -p berth-chaos -- --scenario {} --seed {}{planted}",
             self.scenario, self.seed
         )
     }
@@ -91,6 +115,7 @@ pub fn run(config: &RunConfig) -> Report {
     let mut report = Report {
         scenario: config.scenario,
         seed: config.seed,
+        planted: config.planted,
         violations: Vec::new(),
         recovery: None,
         operations: 0,
