@@ -40,7 +40,13 @@ pub struct Violation {
 /// The result of checking one history.
 pub fn check(history: &[Operation]) -> Result<(), Violation> {
     let mut by_key: BTreeMap<&str, Vec<Operation>> = BTreeMap::new();
+    // Values any answer reported, serializable reads included: a client may
+    // take the revision of a CAS from any read it made.
+    let mut observed: HashMap<&str, HashSet<&str>> = HashMap::new();
     for op in history {
+        if let (Some(key), Some(value)) = (op.key(), reported_value(op)) {
+            observed.entry(key).or_default().insert(value);
+        }
         if !relevant(op) {
             continue;
         }
@@ -48,11 +54,27 @@ pub fn check(history: &[Operation]) -> Result<(), Violation> {
             by_key.entry(key).or_default().push(op.clone());
         }
     }
+    let none = HashSet::new();
     for (key, mut ops) in by_key {
         ops.sort_by_key(|op| op.invoke);
-        check_key(key, ops)?;
+        check_key(key, ops, observed.get(key).unwrap_or(&none))?;
     }
     Ok(())
+}
+
+/// The value an answer reported finding, if any.
+fn reported_value(op: &Operation) -> Option<&str> {
+    let kv = match op.response()? {
+        Response::Get { kv, .. } => kv,
+        Response::Cas {
+            succeeded: false,
+            kv,
+            ..
+        } => kv,
+        Response::Delete { prev, .. } => prev,
+        _ => return None,
+    };
+    kv.as_ref().map(|kv| kv.value.as_str())
 }
 
 fn relevant(op: &Operation) -> bool {
@@ -93,7 +115,7 @@ struct Step<'a> {
     read: Option<Option<(u32, i64)>>,
 }
 
-fn check_key(key: &str, ops: Vec<Operation>) -> Result<(), Violation> {
+fn check_key(key: &str, ops: Vec<Operation>, observed: &HashSet<&str>) -> Result<(), Violation> {
     let mut values: HashMap<String, u32> = HashMap::new();
     let mut intern = |v: &str| {
         let next = values.len() as u32;
@@ -128,7 +150,7 @@ fn check_key(key: &str, ops: Vec<Operation>) -> Result<(), Violation> {
             }
         })
         .collect();
-    let steps = without_unobserved(steps);
+    let steps = without_unobserved(steps, observed);
     let mut search = Search::new(&steps);
     match search.run() {
         Verdict::Linearizable => Ok(()),
@@ -153,15 +175,13 @@ fn check_key(key: &str, ops: Vec<Operation>) -> Result<(), Violation> {
 ///
 /// Sound for this workload: values are unique and reads, failed CASes and
 /// deletes (with `prev_kv`) report the value they saw, and a CAS only ever
-/// expects a revision a client saw. So a write whose value nobody reported
-/// had no effect any answered operation depended on, and linearizing it
-/// nowhere is as good as anywhere. Likewise an unanswered delete matters
-/// only if something that could follow it saw the key absent.
-fn without_unobserved(steps: Vec<Step>) -> Vec<Step> {
-    let seen: HashSet<u32> = steps
-        .iter()
-        .filter_map(|s| s.read.flatten().map(|(v, _)| v))
-        .collect();
+/// expects a revision a client saw (`observed` holds every value any
+/// answer reported, serializable reads included). So a write whose value
+/// nobody reported had no effect any answered operation depended on, and
+/// linearizing it nowhere is as good as anywhere. Likewise an unanswered
+/// delete matters only if something that could follow it saw the key
+/// absent.
+fn without_unobserved<'a>(steps: Vec<Step<'a>>, observed: &HashSet<&str>) -> Vec<Step<'a>> {
     let absent_seen_after = |t: Duration| {
         steps.iter().any(|s| {
             let saw_absent = s.read == Some(None)
@@ -185,8 +205,8 @@ fn without_unobserved(steps: Vec<Step>) -> Vec<Step> {
                 return true;
             }
             match &s.op.request {
-                Request::Put { .. } | Request::Cas { .. } => {
-                    s.value.is_some_and(|v| seen.contains(&v))
+                Request::Put { value, .. } | Request::Cas { value, .. } => {
+                    observed.contains(value.as_str())
                 }
                 Request::Delete { .. } => absent_seen_after(s.invoke),
                 _ => true,

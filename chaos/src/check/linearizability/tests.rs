@@ -175,6 +175,23 @@ fn unanswered_writes_nobody_saw_are_left_out() {
 }
 
 #[test]
+fn a_lost_write_seen_only_by_a_serializable_read_is_kept() {
+    // A serializable read saw the lost write at revision 7, and a CAS on that
+    // revision then succeeded: only the lost write explains it.
+    let mut seen = get(1, (50, 51), Some(("lost", 7)));
+    if let Request::Get { serializable, .. } = &mut seen.request {
+        *serializable = true;
+    }
+    let h = vec![
+        put(0, (0, 1), "a", 2),
+        put_unknown(2, 5, "lost"),
+        seen,
+        cas((60, 61), 7, "b", true, 9),
+    ];
+    assert!(check(&h).is_ok(), "{}", check(&h).unwrap_err());
+}
+
+#[test]
 fn a_delete_count_that_does_not_match_is_caught() {
     let h = vec![put(0, (0, 1), "a", 2), delete(1, (2, 3), None, 3)];
     assert!(check(&h).is_err());
