@@ -1,5 +1,6 @@
 //! `berth`: the one binary of the berth orchestrator.
 
+mod server_cmd;
 mod store_cmd;
 mod urls;
 
@@ -21,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run one member of berth's etcd-compatible store.
     Store(store_cmd::StoreArgs),
+    /// Run one control-plane member: a store member and the Kubernetes API.
+    Server(server_cmd::ServerArgs),
 }
 
 fn main() -> Result<()> {
@@ -35,5 +38,6 @@ fn main() -> Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     match cli.command {
         Command::Store(args) => runtime.block_on(store_cmd::run(args)),
+        Command::Server(args) => runtime.block_on(server_cmd::run(args)),
     }
 }

@@ -113,11 +113,43 @@ impl StoreArgs {
 
 /// Runs a member until SIGINT or SIGTERM.
 pub async fn run(args: StoreArgs) -> Result<()> {
+    let member = start(&args).await?;
+    shutdown_signal().await;
+    member.stop().await;
+    Ok(())
+}
+
+/// A running member and the tasks serving it.
+pub struct Member {
+    server: std::sync::Arc<berth_store::server::EtcdServer>,
+    stop_tx: tokio::sync::watch::Sender<bool>,
+    tasks: tokio::task::JoinSet<Result<(), tonic::transport::Error>>,
+    /// The member's first client URL, for an API server beside it.
+    pub client_url: String,
+}
+
+impl Member {
+    /// Stops serving and shuts Raft down.
+    pub async fn stop(mut self) {
+        tracing::info!("stopping");
+        let _ = self.stop_tx.send(true);
+        self.server.shutdown().await;
+        while let Some(joined) = self.tasks.join_next().await {
+            if let Ok(Err(e)) = joined {
+                tracing::warn!(error = %e, "server task");
+            }
+        }
+    }
+}
+
+/// Starts a member: binds every URL first (so a taken port fails before any
+/// data is touched), then opens its data and serves.
+pub async fn start(args: &StoreArgs) -> Result<Member> {
     let config = args.config()?;
-    // Bind everything first so a taken port fails before any data is touched.
+    let client_urls = split(&args.listen_client_urls);
     let mut client_listeners = Vec::new();
-    for url in split(&args.listen_client_urls) {
-        let addr = bind_addr(&url)?;
+    for url in &client_urls {
+        let addr = bind_addr(url)?;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding client URL {url}"))?;
@@ -181,20 +213,15 @@ pub async fn run(args: StoreArgs) -> Result<()> {
             Ok(())
         });
     }
-
-    shutdown_signal().await;
-    tracing::info!("stopping");
-    let _ = stop_tx.send(true);
-    server.shutdown().await;
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok(Err(e)) = joined {
-            tracing::warn!(error = %e, "server task");
-        }
-    }
-    Ok(())
+    Ok(Member {
+        server,
+        stop_tx,
+        tasks,
+        client_url: client_urls.first().cloned().unwrap_or_default(),
+    })
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {

@@ -1,0 +1,69 @@
+//! berth's API server: the Kubernetes REST API (what kubectl and client-go
+//! speak) over berth's store, which it reaches through etcd's v3 API.
+//!
+//! As kube-apiserver is laid out: [`registry`] says which kinds are served
+//! and how each is checked, [`object`] owns the metadata the server sets,
+//! [`storage`] keeps objects under `/registry/...` with their mod revision
+//! as resourceVersion, and [`rest`] translates HTTP.
+
+pub mod error;
+pub mod object;
+pub mod registry;
+pub mod rest;
+pub mod storage;
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio::net::TcpListener;
+
+pub use error::{ApiError, Result};
+
+/// Namespaces every cluster has.
+pub const SYSTEM_NAMESPACES: [&str; 4] =
+    ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// Serves the REST API on `listener`, storing objects through the store
+/// member at `store_url`, until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    store_url: &str,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let storage = storage::Storage::connect(store_url)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    let api = Arc::new(rest::Api { storage });
+    tokio::spawn(ensure_system_namespaces(api.clone()));
+    axum::serve(listener, rest::router(api))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Creates the system namespaces that are missing, retrying until the
+/// store answers (it may still be electing a leader).
+async fn ensure_system_namespaces(api: Arc<rest::Api>) {
+    let Some(namespaces) = registry::find("", "v1", "namespaces") else {
+        return;
+    };
+    for name in SYSTEM_NAMESPACES {
+        loop {
+            let body = json!({"metadata": {"name": name}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
+            let created = async {
+                let value = object::prepare_create(namespaces, None, body)?;
+                api.storage
+                    .create(
+                        &object::key(namespaces, None, name),
+                        object::encode(&value)?,
+                    )
+                    .await
+            };
+            match created.await {
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::debug!(namespace = name, error = %e, "creating system namespace");
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+}

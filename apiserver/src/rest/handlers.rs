@@ -1,0 +1,290 @@
+//! The verbs on objects: get, list, create, update, patch, delete.
+
+use axum::response::Response;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use super::selector::Selector;
+use super::{json_response, Api, Params};
+use crate::error::{ApiError, Result};
+use crate::object;
+use crate::registry::{self, Resource};
+
+/// `GET` one object.
+pub async fn get(api: &Api, resource: &Resource, ns: Option<&str>, name: &str) -> Result<Response> {
+    let (value, _) = read(api, resource, ns, name).await?;
+    Ok(json_response(200, &value))
+}
+
+/// Reads an object and its mod revision, or NotFound.
+async fn read(
+    api: &Api,
+    resource: &Resource,
+    ns: Option<&str>,
+    name: &str,
+) -> Result<(Value, i64)> {
+    let key = object::key(resource, ns, name);
+    match api.storage.get(&key).await? {
+        Some(item) => Ok((object::decode(&item)?, item.mod_revision)),
+        None => Err(not_found(resource, name)),
+    }
+}
+
+fn not_found(resource: &Resource, name: &str) -> ApiError {
+    ApiError::NotFound {
+        kind: resource.qualified(),
+        name: name.to_string(),
+    }
+}
+
+/// A `continue` token: where the next page starts and the revision the
+/// whole list is read at.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Continue {
+    rv: i64,
+    start: String,
+}
+
+/// `GET` a collection, with selectors, `limit` and `continue`.
+pub async fn list(
+    api: &Api,
+    resource: &Resource,
+    ns: Option<&str>,
+    params: &Params,
+) -> Result<Response> {
+    let labels = Selector::labels(params.get("labelSelector").unwrap_or(""))?;
+    let fields = Selector::fields(params.get("fieldSelector").unwrap_or(""))?;
+    let limit: i64 = match params.get("limit") {
+        Some(l) => l
+            .parse()
+            .map_err(|_| ApiError::BadRequest(format!("limit {l:?} is not a number")))?,
+        None => 0,
+    };
+    let prefix = object::prefix(resource, ns);
+    let (revision, start) = match params.get("continue").filter(|c| !c.is_empty()) {
+        Some(token) => {
+            let c = decode_continue(token)?;
+            (c.rv, Some(c.start.into_bytes()))
+        }
+        None => (list_revision(params)?, None),
+    };
+    let mut items = Vec::new();
+    let mut next_start = start;
+    let mut read_at = revision;
+    let mut more;
+    // Selectors filter after reading, so a page may need several reads to
+    // fill `limit`, as kube-apiserver does.
+    loop {
+        let want = if limit > 0 {
+            limit - items.len() as i64
+        } else {
+            0
+        };
+        let page = api
+            .storage
+            .list(&prefix, next_start.as_deref(), read_at, want)
+            .await?;
+        read_at = page.revision;
+        more = page.more;
+        for item in &page.items {
+            let value = object::decode(item)?;
+            if labels.matches_labels(&value) && fields.matches_fields(&value) {
+                items.push(value);
+            }
+        }
+        next_start = page.items.last().map(|last| {
+            let mut k = last.key.clone();
+            k.push(0);
+            k
+        });
+        if !more || limit == 0 || items.len() as i64 >= limit {
+            break;
+        }
+    }
+    let mut metadata = json!({"resourceVersion": read_at.to_string()});
+    if more {
+        if let Some(start) = next_start {
+            metadata["continue"] = json!(encode_continue(&Continue {
+                rv: read_at,
+                start: String::from_utf8_lossy(&start).into_owned(),
+            }));
+        }
+    }
+    let list = json!({
+        "kind": format!("{}List", resource.kind),
+        "apiVersion": resource.api_version(),
+        "metadata": metadata,
+        "items": items,
+    });
+    Ok(json_response(200, &list))
+}
+
+/// The revision a list reads at: the latest for "" and "0" (any revision
+/// at least as new is allowed), the exact one for `resourceVersionMatch=Exact`.
+fn list_revision(params: &Params) -> Result<i64> {
+    let rv = params.get("resourceVersion").unwrap_or("");
+    if rv.is_empty() || rv == "0" {
+        return Ok(0);
+    }
+    let n: i64 = rv
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("invalid resource version {rv:?}")))?;
+    Ok(match params.get("resourceVersionMatch") {
+        Some("Exact") => n,
+        _ => 0,
+    })
+}
+
+fn encode_continue(c: &Continue) -> String {
+    let bytes = serde_json::to_vec(c).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn decode_continue(token: &str) -> Result<Continue> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| ApiError::BadRequest("invalid continue token".into()))
+}
+
+/// `POST` a new object.
+pub async fn create(
+    api: &Api,
+    resource: &Resource,
+    ns: Option<&str>,
+    body: Value,
+) -> Result<Response> {
+    if let Some(ns) = ns.filter(|_| resource.namespaced) {
+        namespace_exists(api, ns).await?;
+    }
+    let value = object::prepare_create(resource, ns, body)?;
+    let name = object::name(&value).unwrap_or_default().to_string();
+    let key = object::key(resource, ns, &name);
+    match api.storage.create(&key, object::encode(&value)?).await? {
+        Some(revision) => Ok(json_response(201, &with_rv(value, revision))),
+        None => Err(ApiError::AlreadyExists {
+            kind: resource.qualified(),
+            name,
+        }),
+    }
+}
+
+async fn namespace_exists(api: &Api, ns: &str) -> Result<()> {
+    let namespaces = registry::find("", "v1", "namespaces")
+        .ok_or_else(|| ApiError::Store("namespaces are not registered".into()))?;
+    match api.storage.get(&object::key(namespaces, None, ns)).await? {
+        Some(_) => Ok(()),
+        None => Err(not_found(namespaces, ns)),
+    }
+}
+
+/// `PUT` a replacement, guarded by the body's resourceVersion (or by the
+/// version just read when the body has none: an unconditional update).
+pub async fn update(
+    api: &Api,
+    resource: &Resource,
+    ns: Option<&str>,
+    name: &str,
+    body: Value,
+) -> Result<Response> {
+    let (existing, current) = read(api, resource, ns, name).await?;
+    let expected = match object::resource_version(&body) {
+        Some(rv) => rv
+            .parse::<i64>()
+            .map_err(|_| ApiError::BadRequest(format!("invalid resourceVersion {rv:?}")))?,
+        None => current,
+    };
+    if expected != current {
+        return Err(conflict(resource, name));
+    }
+    let value = object::prepare_update(resource, ns, name, body, &existing)?;
+    store_update(api, resource, ns, name, value, expected).await
+}
+
+async fn store_update(
+    api: &Api,
+    resource: &Resource,
+    ns: Option<&str>,
+    name: &str,
+    value: Value,
+    expected: i64,
+) -> Result<Response> {
+    let key = object::key(resource, ns, name);
+    match api
+        .storage
+        .update(&key, object::encode(&value)?, expected)
+        .await?
+    {
+        Some(revision) => Ok(json_response(200, &with_rv(value, revision))),
+        None => Err(conflict(resource, name)),
+    }
+}
+
+fn conflict(resource: &Resource, name: &str) -> ApiError {
+    ApiError::Conflict {
+        kind: resource.qualified(),
+        name: name.to_string(),
+    }
+}
+
+/// `PATCH` with a JSON patch or a JSON merge patch.
+pub async fn patch(
+    api: &Api,
+    resource: &Resource,
+    ns: Option<&str>,
+    name: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Result<Response> {
+    let (existing, current) = read(api, resource, ns, name).await?;
+    let mut patched = existing.clone();
+    let parse_error =
+        |e: serde_json::Error| ApiError::BadRequest(format!("the patch is not valid JSON: {e}"));
+    match content_type {
+        "application/merge-patch+json" => {
+            let patch: Value = serde_json::from_slice(body).map_err(parse_error)?;
+            json_patch::merge(&mut patched, &patch);
+        }
+        "application/json-patch+json" => {
+            let patch: json_patch::Patch = serde_json::from_slice(body).map_err(parse_error)?;
+            json_patch::patch(&mut patched, &patch).map_err(|e| ApiError::Invalid {
+                kind: resource.qualified(),
+                name: name.to_string(),
+                causes: vec![("".into(), e.to_string())],
+            })?;
+        }
+        _ => return Err(ApiError::UnsupportedMediaType),
+    }
+    // A patch that names a resourceVersion is guarded by it.
+    let expected = match object::resource_version(&patched) {
+        Some(rv) if Some(rv) != object::resource_version(&existing) => {
+            return Err(conflict(resource, name));
+        }
+        _ => current,
+    };
+    let value = object::prepare_update(resource, ns, name, patched, &existing)?;
+    store_update(api, resource, ns, name, value, expected).await
+}
+
+/// `DELETE` an object; answers with the object as it was.
+pub async fn delete(
+    api: &Api,
+    resource: &Resource,
+    ns: Option<&str>,
+    name: &str,
+) -> Result<Response> {
+    let (existing, current) = read(api, resource, ns, name).await?;
+    let key = object::key(resource, ns, name);
+    match api.storage.delete(&key, current).await? {
+        Some(_) => Ok(json_response(200, &existing)),
+        None => Err(conflict(resource, name)),
+    }
+}
+
+fn with_rv(mut value: Value, revision: i64) -> Value {
+    if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".into(), json!(revision.to_string()));
+    }
+    value
+}

@@ -1,0 +1,184 @@
+//! The Kubernetes REST API, as kubectl and client-go speak it.
+
+mod discovery;
+mod handlers;
+mod path;
+mod selector;
+mod watch;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::response::Response;
+use axum::Router;
+use serde_json::Value;
+
+use crate::error::{ApiError, Result};
+use crate::storage::Storage;
+use path::Target;
+
+/// Largest request body accepted, as kube-apiserver's limit.
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// The shared state of the REST front end.
+pub struct Api {
+    pub storage: Storage,
+}
+
+/// The router serving every path of the API.
+pub fn router(api: Arc<Api>) -> Router {
+    Router::new().fallback(handle).with_state(api)
+}
+
+async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let result = dispatch(&api, req).await;
+    match result {
+        Ok(resp) => resp,
+        Err(e) => {
+            tracing::debug!(%method, path, query, error = %e, "request refused");
+            json_response(e.code(), &e.status())
+        }
+    }
+}
+
+async fn dispatch(api: &Api, req: Request) -> Result<Response> {
+    let path = req.uri().path().to_string();
+    let params = Params::parse(req.uri().query().unwrap_or(""));
+    let method = req.method().clone();
+    match (method.clone(), path.as_str()) {
+        (Method::GET, "/version") => return Ok(json_response(200, &discovery::version())),
+        (Method::GET, "/api") => return Ok(json_response(200, &discovery::api_versions())),
+        (Method::GET, "/apis") => return Ok(json_response(200, &discovery::api_groups())),
+        (Method::GET, "/livez" | "/readyz" | "/healthz") => {
+            return Ok(text_response(200, "ok"));
+        }
+        _ => {}
+    }
+    let target = path::parse(&path).ok_or_else(|| not_found_path(&path))?;
+    match target {
+        Target::GroupVersion { group, version } => match discovery::resource_list(&group, &version)
+        {
+            Some(list) if method == Method::GET => Ok(json_response(200, &list)),
+            Some(_) => Err(ApiError::MethodNotAllowed),
+            None => Err(not_found_path(&path)),
+        },
+        Target::Collection {
+            resource,
+            namespace,
+        } => {
+            let ns = namespace.as_deref();
+            match method {
+                Method::GET if params.is_watch() => watch::serve(api, resource, ns, &params).await,
+                Method::GET => handlers::list(api, resource, ns, &params).await,
+                Method::POST => {
+                    let body = body_json(req).await?;
+                    handlers::create(api, resource, ns, body).await
+                }
+                _ => Err(ApiError::MethodNotAllowed),
+            }
+        }
+        Target::Object {
+            resource,
+            namespace,
+            name,
+        } => {
+            let ns = namespace.as_deref();
+            match method {
+                Method::GET => handlers::get(api, resource, ns, &name).await,
+                Method::PUT => {
+                    let body = body_json(req).await?;
+                    handlers::update(api, resource, ns, &name, body).await
+                }
+                Method::PATCH => {
+                    let kind = content_type(&req);
+                    let body = body_bytes(req).await?;
+                    handlers::patch(api, resource, ns, &name, &kind, &body).await
+                }
+                Method::DELETE => handlers::delete(api, resource, ns, &name).await,
+                _ => Err(ApiError::MethodNotAllowed),
+            }
+        }
+    }
+}
+
+/// Query parameters of a request.
+#[derive(Debug, Default)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl Params {
+    fn parse(query: &str) -> Params {
+        Params {
+            pairs: form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        }
+    }
+
+    /// The value of `name`, if given.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn is_watch(&self) -> bool {
+        matches!(self.get("watch"), Some("true" | "1"))
+    }
+}
+
+fn not_found_path(path: &str) -> ApiError {
+    ApiError::NotFound {
+        kind: "path".into(),
+        name: path.to_string(),
+    }
+}
+
+fn content_type(req: &Request) -> String {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_string())
+        .unwrap_or_default()
+}
+
+async fn body_bytes(req: Request) -> Result<bytes::Bytes> {
+    axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::TooLarge)
+}
+
+async fn body_json(req: Request) -> Result<Value> {
+    match content_type(&req).as_str() {
+        "" | "application/json" => {}
+        _ => return Err(ApiError::UnsupportedMediaType),
+    }
+    let bytes = body_bytes(req).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("the request body is not valid JSON: {e}")))
+}
+
+/// A JSON response with `code`.
+pub fn json_response(code: u16, value: &Value) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    Response::builder()
+        .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap_or_default()
+}
+
+fn text_response(code: u16, text: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::from_u16(code).unwrap_or(StatusCode::OK))
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from(text.to_string()))
+        .unwrap_or_default()
+}

@@ -1,0 +1,104 @@
+//! `?watch=true`: a stream of `{"type": ..., "object": ...}` lines, as
+//! client-go and `kubectl get -w` read them.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::header;
+use axum::response::Response;
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use super::selector::Selector;
+use super::{Api, Params};
+use crate::error::{ApiError, Result};
+use crate::object;
+use crate::registry::Resource;
+use crate::storage::{WatchEvent, WatchEventKind};
+
+/// Serves a watch. Without a resourceVersion (or with "0") it first sends
+/// the current objects as ADDED, as Kubernetes does; with one, exactly the
+/// changes after it, or a 410 `ERROR` event when it is compacted.
+pub async fn serve(
+    api: &Api,
+    resource: &Resource,
+    ns: Option<&str>,
+    params: &Params,
+) -> Result<Response> {
+    let labels = Selector::labels(params.get("labelSelector").unwrap_or(""))?;
+    let fields = Selector::fields(params.get("fieldSelector").unwrap_or(""))?;
+    let keep = move |v: &Value| labels.matches_labels(v) && fields.matches_fields(v);
+    let prefix = object::prefix(resource, ns);
+    let rv = params.get("resourceVersion").unwrap_or("");
+    let (initial, from) = if rv.is_empty() || rv == "0" {
+        let page = api.storage.list(&prefix, None, 0, 0).await?;
+        let mut lines = Vec::new();
+        for item in &page.items {
+            let value = object::decode(item)?;
+            if keep(&value) {
+                lines.push(line("ADDED", &value));
+            }
+        }
+        (lines, page.revision)
+    } else {
+        let from = rv
+            .parse::<i64>()
+            .map_err(|_| ApiError::BadRequest(format!("invalid resource version {rv:?}")))?;
+        (Vec::new(), from)
+    };
+    let timeout = params
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let changes = api.storage.watch(&prefix, from).await?;
+    let changes = changes
+        .map(move |event| -> Option<Bytes> {
+            match event {
+                Ok(WatchEvent { kind, item }) => {
+                    let value = object::decode(&item).ok()?;
+                    if !keep(&value) {
+                        return Some(Bytes::new());
+                    }
+                    let kind = match kind {
+                        WatchEventKind::Added => "ADDED",
+                        WatchEventKind::Modified => "MODIFIED",
+                        WatchEventKind::Deleted => "DELETED",
+                    };
+                    Some(line(kind, &value))
+                }
+                Err(e) => Some(line("ERROR", &e.status())),
+            }
+        })
+        // An ERROR event ends the watch after it is sent.
+        .scan(false, |ended, line| {
+            if *ended {
+                return futures::future::ready(None);
+            }
+            if let Some(l) = &line {
+                *ended = l.starts_with(b"{\"type\":\"ERROR\"");
+            }
+            futures::future::ready(line)
+        })
+        .filter(|l| futures::future::ready(!l.is_empty()));
+    let initial = futures::stream::iter(initial);
+    let body = initial.chain(changes).map(Ok::<_, std::io::Error>);
+    // `timeoutSeconds` bounds the whole watch; the client then re-watches
+    // from the last resourceVersion it saw.
+    let body = match timeout {
+        Some(t) => Body::from_stream(body.take_until(tokio::time::sleep(t))),
+        None => Body::from_stream(body),
+    };
+    Ok(Response::builder()
+        .status(200)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .unwrap_or_default())
+}
+
+fn line(kind: &str, object: &Value) -> Bytes {
+    let mut bytes =
+        serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+    bytes.push(b'\n');
+    Bytes::from(bytes)
+}

@@ -1,0 +1,254 @@
+//! Objects in berth's store, through its etcd v3 API: one key per object,
+//! its mod revision the object's resourceVersion, every write a transaction
+//! guarded by the revision it was read at.
+
+mod watch;
+
+pub use watch::{WatchEvent, WatchEventKind};
+
+use berth_proto::etcdserverpb::kv_client::KvClient;
+use berth_proto::etcdserverpb::watch_client::WatchClient;
+use berth_proto::etcdserverpb::{
+    compare, request_op, Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp,
+    TxnRequest,
+};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::error::{ApiError, Result};
+
+/// Where every object is stored, as in Kubernetes.
+pub const PREFIX: &str = "/registry/";
+
+/// One stored object: its key, JSON bytes and mod revision.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+    pub mod_revision: i64,
+}
+
+/// A page of a list.
+#[derive(Debug)]
+pub struct Page {
+    pub items: Vec<Item>,
+    /// The store revision the page was read at.
+    pub revision: i64,
+    /// Whether more keys follow the last item.
+    pub more: bool,
+}
+
+/// The API server's handle on the store.
+#[derive(Clone)]
+pub struct Storage {
+    kv: KvClient<Channel>,
+    watch: WatchClient<Channel>,
+}
+
+impl Storage {
+    /// A lazily connecting client of the store member at `url`.
+    pub fn connect(url: &str) -> Result<Storage> {
+        let endpoint = Endpoint::from_shared(url.to_string())
+            .map_err(|e| ApiError::Store(format!("store URL {url}: {e}")))?;
+        let channel = endpoint.connect_lazy();
+        Ok(Storage {
+            kv: KvClient::new(channel.clone()),
+            watch: WatchClient::new(channel),
+        })
+    }
+
+    /// Reads one key linearizably.
+    pub async fn get(&self, key: &[u8]) -> Result<Option<Item>> {
+        let resp = self
+            .kv
+            .clone()
+            .range(RangeRequest {
+                key: key.to_vec(),
+                ..Default::default()
+            })
+            .await
+            .map_err(store_error)?
+            .into_inner();
+        Ok(resp.kvs.into_iter().next().map(|kv| Item {
+            key: kv.key,
+            value: kv.value,
+            mod_revision: kv.mod_revision,
+        }))
+    }
+
+    /// Lists keys under `prefix` from `start` (inclusive) at `revision` (0:
+    /// the latest, linearizably; otherwise that revision, as an exact read).
+    pub async fn list(
+        &self,
+        prefix: &[u8],
+        start: Option<&[u8]>,
+        revision: i64,
+        limit: i64,
+    ) -> Result<Page> {
+        let resp = self
+            .kv
+            .clone()
+            .range(RangeRequest {
+                key: start.unwrap_or(prefix).to_vec(),
+                range_end: prefix_end(prefix),
+                revision,
+                limit,
+                ..Default::default()
+            })
+            .await
+            .map_err(store_error)?
+            .into_inner();
+        Ok(Page {
+            items: resp
+                .kvs
+                .into_iter()
+                .map(|kv| Item {
+                    key: kv.key,
+                    value: kv.value,
+                    mod_revision: kv.mod_revision,
+                })
+                .collect(),
+            revision: resp.header.map(|h| h.revision).unwrap_or(0),
+            more: resp.more,
+        })
+    }
+
+    /// Creates `key` if it does not exist; the new revision, or `None` if it
+    /// exists.
+    pub async fn create(&self, key: &[u8], value: Vec<u8>) -> Result<Option<i64>> {
+        self.guarded_put(key, value, compare::CompareTarget::Create, 0)
+            .await
+    }
+
+    /// Replaces `key` if it is still at `mod_revision`; the new revision, or
+    /// `None` if it changed or vanished.
+    pub async fn update(
+        &self,
+        key: &[u8],
+        value: Vec<u8>,
+        mod_revision: i64,
+    ) -> Result<Option<i64>> {
+        self.guarded_put(key, value, compare::CompareTarget::Mod, mod_revision)
+            .await
+    }
+
+    /// Deletes `key` if it is still at `mod_revision`; the deletion's
+    /// revision, or `None` if it changed or vanished.
+    pub async fn delete(&self, key: &[u8], mod_revision: i64) -> Result<Option<i64>> {
+        let txn = TxnRequest {
+            compare: vec![mod_equals(key, mod_revision)],
+            success: vec![RequestOp {
+                request: Some(request_op::Request::RequestDeleteRange(
+                    DeleteRangeRequest {
+                        key: key.to_vec(),
+                        ..Default::default()
+                    },
+                )),
+            }],
+            failure: vec![],
+        };
+        let resp = self
+            .kv
+            .clone()
+            .txn(txn)
+            .await
+            .map_err(store_error)?
+            .into_inner();
+        Ok(resp
+            .succeeded
+            .then(|| resp.header.map(|h| h.revision).unwrap_or(0)))
+    }
+
+    async fn guarded_put(
+        &self,
+        key: &[u8],
+        value: Vec<u8>,
+        target: compare::CompareTarget,
+        revision: i64,
+    ) -> Result<Option<i64>> {
+        let guard = Compare {
+            result: compare::CompareResult::Equal as i32,
+            target: target as i32,
+            key: key.to_vec(),
+            target_union: Some(match target {
+                compare::CompareTarget::Create => compare::TargetUnion::CreateRevision(revision),
+                _ => compare::TargetUnion::ModRevision(revision),
+            }),
+            ..Default::default()
+        };
+        let txn = TxnRequest {
+            compare: vec![guard],
+            success: vec![RequestOp {
+                request: Some(request_op::Request::RequestPut(PutRequest {
+                    key: key.to_vec(),
+                    value,
+                    ..Default::default()
+                })),
+            }],
+            failure: vec![],
+        };
+        let resp = self
+            .kv
+            .clone()
+            .txn(txn)
+            .await
+            .map_err(store_error)?
+            .into_inner();
+        Ok(resp
+            .succeeded
+            .then(|| resp.header.map(|h| h.revision).unwrap_or(0)))
+    }
+
+    pub(crate) fn watch_client(&self) -> WatchClient<Channel> {
+        self.watch.clone()
+    }
+}
+
+fn mod_equals(key: &[u8], revision: i64) -> Compare {
+    Compare {
+        result: compare::CompareResult::Equal as i32,
+        target: compare::CompareTarget::Mod as i32,
+        key: key.to_vec(),
+        target_union: Some(compare::TargetUnion::ModRevision(revision)),
+        ..Default::default()
+    }
+}
+
+/// The end of the key range holding every key that starts with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+pub(crate) fn store_error(status: tonic::Status) -> ApiError {
+    if status
+        .message()
+        .contains("required revision has been compacted")
+    {
+        return ApiError::Gone(status.message().to_string());
+    }
+    match status.code() {
+        tonic::Code::DeadlineExceeded => ApiError::Timeout(status.message().to_string()),
+        tonic::Code::Unavailable if status.message().contains("timed out") => {
+            ApiError::Timeout(status.message().to_string())
+        }
+        _ => ApiError::Store(format!("store: {}", status.message())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_covers_exactly_the_prefix() {
+        assert_eq!(prefix_end(b"/registry/pods/"), b"/registry/pods0".to_vec());
+        assert_eq!(prefix_end(b"a\xff"), b"b".to_vec());
+        assert_eq!(prefix_end(b"\xff"), vec![0]);
+    }
+}

@@ -1,0 +1,63 @@
+//! `berth server`: one control-plane member, a store member and an API
+//! server beside it that stores through it.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use tokio::net::TcpListener;
+
+use crate::store_cmd::{self, StoreArgs};
+
+/// Flags of `berth server`: the store's, and the API server's.
+#[derive(Args, Debug)]
+pub struct ServerArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Where the Kubernetes REST API listens.
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    api_listen: String,
+    /// Write a kubeconfig for kubectl here once the API serves.
+    #[arg(long)]
+    write_kubeconfig: Option<PathBuf>,
+}
+
+/// Runs the member until SIGINT or SIGTERM.
+pub async fn run(args: ServerArgs) -> Result<()> {
+    let api_listener = TcpListener::bind(&args.api_listen)
+        .await
+        .with_context(|| format!("binding --api-listen {}", args.api_listen))?;
+    let api_addr = api_listener.local_addr()?;
+    let member = store_cmd::start(&args.store).await?;
+    let store_url = member.client_url.clone();
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let api = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        };
+        berth_apiserver::serve(api_listener, &store_url, shutdown).await
+    });
+    if let Some(path) = &args.write_kubeconfig {
+        write_kubeconfig(path, &format!("http://{api_addr}"))?;
+        tracing::info!(path = %path.display(), "kubeconfig written");
+    }
+    tracing::info!(%api_addr, "API server listening");
+    store_cmd::shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    if let Ok(Err(e)) = api.await {
+        tracing::warn!(error = %e, "API server");
+    }
+    member.stop().await;
+    Ok(())
+}
+
+/// A kubeconfig with one cluster, user and context, all named `berth`.
+fn write_kubeconfig(path: &std::path::Path, server: &str) -> Result<()> {
+    let config = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: berth\n  cluster:\n    server: {server}\nusers:\n- name: berth\n  user: {{}}\ncontexts:\n- name: berth\n  context:\n    cluster: berth\n    user: berth\n    namespace: default\ncurrent-context: berth\n"
+    );
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(path, config).with_context(|| format!("writing {}", path.display()))
+}

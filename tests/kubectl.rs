@@ -1,0 +1,311 @@
+//! Stock `kubectl` against three `berth server` processes (each a store
+//! member and an API server), through different members.
+//!
+//! What this shows today: discovery, version, namespaces created at start,
+//! apply (create), get (name, jsonpath, chunked lists), watch, merge and
+//! JSON patches, replace with a stale resourceVersion (409), delete, and
+//! Kubernetes' error texts. `apply` runs with `--validate=false` until the
+//! API serves OpenAPI documents (kubectl's client-side validation needs
+//! them).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct ControlPlane {
+    dir: tempfile::TempDir,
+    _members: Vec<Process>,
+}
+
+/// `n` distinct free ports, all held until every one is picked.
+fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+impl ControlPlane {
+    fn start() -> ControlPlane {
+        let dir = tempfile::tempdir().unwrap();
+        let ports = free_ports(9);
+        let initial = (0..3)
+            .map(|i| format!("m{i}=http://127.0.0.1:{}", ports[3 * i + 1]))
+            .collect::<Vec<_>>()
+            .join(",");
+        let members = (0..3)
+            .map(|i| {
+                let (client, peer, api) = (ports[3 * i], ports[3 * i + 1], ports[3 * i + 2]);
+                let log = std::fs::File::create(dir.path().join(format!("m{i}.log"))).unwrap();
+                let child = Command::new(env!("CARGO_BIN_EXE_berth"))
+                    .args(["server", "--name", &format!("m{i}")])
+                    .arg("--data-dir")
+                    .arg(dir.path().join(format!("m{i}")))
+                    .args([
+                        "--listen-client-urls",
+                        &format!("http://127.0.0.1:{client}"),
+                    ])
+                    .args(["--listen-peer-urls", &format!("http://127.0.0.1:{peer}")])
+                    .args(["--initial-cluster", &initial])
+                    .args(["--api-listen", &format!("127.0.0.1:{api}")])
+                    .arg("--write-kubeconfig")
+                    .arg(dir.path().join(format!("kubeconfig{i}")))
+                    .stdout(Stdio::null())
+                    .stderr(log)
+                    .spawn()
+                    .unwrap();
+                Process(child)
+            })
+            .collect();
+        let plane = ControlPlane {
+            dir,
+            _members: members,
+        };
+        plane.wait_ready();
+        plane
+    }
+
+    fn kubeconfig(&self, member: usize) -> PathBuf {
+        self.dir.path().join(format!("kubeconfig{member}"))
+    }
+
+    /// Until every member's API lists the system namespaces.
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for m in 0..3 {
+            loop {
+                let out = self.kubectl(m, &["get", "namespaces", "-o", "name"]);
+                let text = String::from_utf8_lossy(&out.stdout).to_string();
+                if out.status.success() && text.contains("namespace/kube-node-lease") {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "member {m} not ready: {text}");
+                sleep(Duration::from_millis(200));
+            }
+        }
+    }
+
+    fn kubectl(&self, member: usize, args: &[&str]) -> Output {
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig(member))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, member: usize, args: &[&str]) -> String {
+        let out = self.kubectl(member, args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    fn err(&self, member: usize, args: &[&str]) -> String {
+        let out = self.kubectl(member, args);
+        assert!(!out.status.success(), "kubectl {args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    }
+
+    fn apply(&self, member: usize, manifest: &str) -> String {
+        let mut child = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig(member))
+            .args(["apply", "--validate=false", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(manifest.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+}
+
+fn configmap(name: &str, namespace: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {namespace}\ndata:\n  a: b\n")
+}
+
+#[test]
+fn kubectl_against_three_berth_servers() {
+    let plane = ControlPlane::start();
+
+    let version = plane.ok(0, &["version"]);
+    assert!(
+        version.contains("Server Version: v1.33.0+berth"),
+        "{version}"
+    );
+    let resources = plane.ok(1, &["api-resources"]);
+    let deployments = resources
+        .lines()
+        .find(|l| l.starts_with("deployments"))
+        .unwrap_or_default();
+    assert_eq!(
+        deployments.split_whitespace().collect::<Vec<_>>(),
+        ["deployments", "deploy", "apps/v1", "true", "Deployment"]
+    );
+
+    // Create through one member, read through the others.
+    let created = plane.apply(
+        0,
+        &format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n---\n{}",
+            configmap("c1", "demo")
+        ),
+    );
+    assert_eq!(created, "namespace/demo created\nconfigmap/c1 created\n");
+    assert_eq!(
+        plane.ok(
+            1,
+            &[
+                "-n",
+                "demo",
+                "get",
+                "configmap",
+                "c1",
+                "-o",
+                "jsonpath={.data.a}"
+            ]
+        ),
+        "b"
+    );
+    assert_eq!(
+        plane.ok(2, &["-n", "demo", "get", "cm", "-o", "name"]),
+        "configmap/c1\n"
+    );
+    let again = plane.apply(2, &configmap("c1", "demo"));
+    assert_eq!(again, "configmap/c1 unchanged\n");
+
+    // Lists in pages of two still return everything.
+    for n in 2..=5 {
+        plane.apply(0, &configmap(&format!("c{n}"), "demo"));
+    }
+    let chunked = plane.ok(
+        1,
+        &["-n", "demo", "get", "cm", "--chunk-size=2", "-o", "name"],
+    );
+    assert_eq!(chunked.lines().count(), 5, "{chunked}");
+
+    // A watch started through one member sees a change made through another.
+    let mut watch = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(plane.kubeconfig(2))
+        .args(["-n", "demo", "get", "cm", "--watch-only", "-o", "name"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    sleep(Duration::from_secs(1));
+    plane.apply(0, &configmap("watched", "demo"));
+    let mut line = String::new();
+    BufReader::new(watch.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert_eq!(line, "configmap/watched\n");
+
+    // Patches of both JSON kinds.
+    let merged = plane.ok(
+        0,
+        &[
+            "-n",
+            "demo",
+            "patch",
+            "cm",
+            "c2",
+            "--type=merge",
+            "-p",
+            r#"{"data":{"x":"y"}}"#,
+        ],
+    );
+    assert_eq!(merged, "configmap/c2 patched\n");
+    let json = plane.ok(
+        1,
+        &[
+            "-n",
+            "demo",
+            "patch",
+            "cm",
+            "c2",
+            "--type=json",
+            "-p",
+            r#"[{"op":"add","path":"/data/z","value":"w"}]"#,
+        ],
+    );
+    assert_eq!(json, "configmap/c2 patched\n");
+    assert_eq!(
+        plane.ok(
+            2,
+            &["-n", "demo", "get", "cm", "c2", "-o", "jsonpath={.data}"]
+        ),
+        r#"{"a":"b","x":"y","z":"w"}"#
+    );
+
+    // Replacing with a stale resourceVersion is a conflict.
+    let stale = plane.ok(0, &["-n", "demo", "get", "cm", "c3", "-o", "json"]);
+    let path = plane.dir.path().join("c3.json");
+    std::fs::write(&path, &stale).unwrap();
+    plane.ok(
+        0,
+        &["replace", "--validate=false", "-f", path.to_str().unwrap()],
+    );
+    let conflict = plane.err(
+        1,
+        &["replace", "--validate=false", "-f", path.to_str().unwrap()],
+    );
+    assert!(
+        conflict.contains(
+            "Operation cannot be fulfilled on configmaps \"c3\": the object has been modified"
+        ),
+        "{conflict}"
+    );
+
+    // Deletes, and Kubernetes' errors.
+    assert_eq!(
+        plane.ok(2, &["-n", "demo", "delete", "cm", "c1"]),
+        "configmap \"c1\" deleted\n"
+    );
+    let gone = plane.err(0, &["-n", "demo", "get", "cm", "c1"]);
+    assert_eq!(
+        gone,
+        "Error from server (NotFound): configmaps \"c1\" not found\n"
+    );
+    let missing_ns = plane.apply(1, &configmap("x", "nope"));
+    assert!(
+        missing_ns.contains("namespaces \"nope\" not found"),
+        "{missing_ns}"
+    );
+    let bad_name = plane.apply(1, &configmap("Bad_Name", "demo"));
+    assert!(
+        bad_name.contains("is invalid: metadata.name: Invalid value: \"Bad_Name\""),
+        "{bad_name}"
+    );
+}
