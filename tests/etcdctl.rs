@@ -2,8 +2,9 @@
 //! `berth store` cluster started as processes. Expected outputs are what
 //! etcd 3.4.23 prints for the same commands (recorded side by side).
 
+mod common;
+
 use std::io::Write;
-use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -50,21 +51,10 @@ fn http_get(port: u16, path: &str) -> (u16, String) {
     (status, body)
 }
 
-/// `n` distinct free ports: every listener is held until all are picked, so
-/// the OS cannot hand out the same port twice.
-fn free_ports(n: usize) -> Vec<u16> {
-    let held: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    held.iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
-}
-
 impl Cluster {
     fn start() -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let picked = free_ports(9);
+        let picked = common::free_ports(9);
         let ports: Vec<(u16, u16)> = (0..3).map(|i| (picked[2 * i], picked[2 * i + 1])).collect();
         let initial = ports
             .iter()

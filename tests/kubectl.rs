@@ -8,8 +8,9 @@
 //! API serves OpenAPI documents (kubectl's client-side validation needs
 //! them).
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::thread::sleep;
@@ -29,20 +30,10 @@ struct ControlPlane {
     _members: Vec<Process>,
 }
 
-/// `n` distinct free ports, all held until every one is picked.
-fn free_ports(n: usize) -> Vec<u16> {
-    let held: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    held.iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
-}
-
 impl ControlPlane {
     fn start() -> ControlPlane {
         let dir = tempfile::tempdir().unwrap();
-        let ports = free_ports(9);
+        let ports = common::free_ports(9);
         let initial = (0..3)
             .map(|i| format!("m{i}=http://127.0.0.1:{}", ports[3 * i + 1]))
             .collect::<Vec<_>>()

@@ -4,7 +4,7 @@ use axum::response::Response;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::selector::Selector;
+use super::selector;
 use super::{json_response, Api, Params};
 use crate::error::{ApiError, Result};
 use crate::object;
@@ -52,8 +52,7 @@ pub async fn list(
     ns: Option<&str>,
     params: &Params,
 ) -> Result<Response> {
-    let labels = Selector::labels(params.get("labelSelector").unwrap_or(""))?;
-    let fields = Selector::fields(params.get("fieldSelector").unwrap_or(""))?;
+    let (labels, fields) = selector::from_params(params)?;
     let limit: i64 = match params.get("limit") {
         Some(l) => l
             .parse()

@@ -23,6 +23,14 @@ pub struct Selector {
     requirements: Vec<Requirement>,
 }
 
+/// The label and field selectors of a list or watch request.
+pub fn from_params(params: &super::Params) -> Result<(Selector, Selector)> {
+    Ok((
+        Selector::labels(params.get("labelSelector").unwrap_or(""))?,
+        Selector::fields(params.get("fieldSelector").unwrap_or(""))?,
+    ))
+}
+
 impl Selector {
     /// Parses a label selector.
     pub fn labels(text: &str) -> Result<Selector> {

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-use super::selector::Selector;
+use super::selector;
 use super::{Api, Params};
 use crate::error::{ApiError, Result};
 use crate::object;
@@ -26,8 +26,7 @@ pub async fn serve(
     ns: Option<&str>,
     params: &Params,
 ) -> Result<Response> {
-    let labels = Selector::labels(params.get("labelSelector").unwrap_or(""))?;
-    let fields = Selector::fields(params.get("fieldSelector").unwrap_or(""))?;
+    let (labels, fields) = selector::from_params(params)?;
     let keep = move |v: &Value| labels.matches_labels(v) && fields.matches_fields(v);
     let prefix = object::prefix(resource, ns);
     let rv = params.get("resourceVersion").unwrap_or("");

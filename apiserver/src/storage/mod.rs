@@ -134,28 +134,12 @@ impl Storage {
     /// Deletes `key` if it is still at `mod_revision`; the deletion's
     /// revision, or `None` if it changed or vanished.
     pub async fn delete(&self, key: &[u8], mod_revision: i64) -> Result<Option<i64>> {
-        let txn = TxnRequest {
-            compare: vec![mod_equals(key, mod_revision)],
-            success: vec![RequestOp {
-                request: Some(request_op::Request::RequestDeleteRange(
-                    DeleteRangeRequest {
-                        key: key.to_vec(),
-                        ..Default::default()
-                    },
-                )),
-            }],
-            failure: vec![],
-        };
-        let resp = self
-            .kv
-            .clone()
-            .txn(txn)
+        let delete = request_op::Request::RequestDeleteRange(DeleteRangeRequest {
+            key: key.to_vec(),
+            ..Default::default()
+        });
+        self.guarded(key, compare::CompareTarget::Mod, mod_revision, delete)
             .await
-            .map_err(store_error)?
-            .into_inner();
-        Ok(resp
-            .succeeded
-            .then(|| resp.header.map(|h| h.revision).unwrap_or(0)))
     }
 
     async fn guarded_put(
@@ -164,6 +148,23 @@ impl Storage {
         value: Vec<u8>,
         target: compare::CompareTarget,
         revision: i64,
+    ) -> Result<Option<i64>> {
+        let put = request_op::Request::RequestPut(PutRequest {
+            key: key.to_vec(),
+            value,
+            ..Default::default()
+        });
+        self.guarded(key, target, revision, put).await
+    }
+
+    /// Runs `op` if the key's create or mod revision equals `revision`; the
+    /// transaction's revision if it ran.
+    async fn guarded(
+        &self,
+        key: &[u8],
+        target: compare::CompareTarget,
+        revision: i64,
+        op: request_op::Request,
     ) -> Result<Option<i64>> {
         let guard = Compare {
             result: compare::CompareResult::Equal as i32,
@@ -177,13 +178,7 @@ impl Storage {
         };
         let txn = TxnRequest {
             compare: vec![guard],
-            success: vec![RequestOp {
-                request: Some(request_op::Request::RequestPut(PutRequest {
-                    key: key.to_vec(),
-                    value,
-                    ..Default::default()
-                })),
-            }],
+            success: vec![RequestOp { request: Some(op) }],
             failure: vec![],
         };
         let resp = self
@@ -200,16 +195,6 @@ impl Storage {
 
     pub(crate) fn watch_client(&self) -> WatchClient<Channel> {
         self.watch.clone()
-    }
-}
-
-fn mod_equals(key: &[u8], revision: i64) -> Compare {
-    Compare {
-        result: compare::CompareResult::Equal as i32,
-        target: compare::CompareTarget::Mod as i32,
-        key: key.to_vec(),
-        target_union: Some(compare::TargetUnion::ModRevision(revision)),
-        ..Default::default()
     }
 }
 
