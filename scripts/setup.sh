@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing berth needs on Debian: the C toolchain and
-# libclang for RocksDB's bindings, etcdctl for the client tests, and Rust if it
+# libclang for RocksDB's bindings, etcdctl and kubectl for the client tests, and Rust if it
 # is missing. Safe to run again; it installs only what is absent.
 set -euo pipefail
 
@@ -14,6 +14,17 @@ if ((${#need_apt[@]})); then
   [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# The API server's tests drive stock kubectl; Debian's own is
+# kubernetes-client (older than the kubectl these machines carry, but it
+# speaks the same REST API).
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "setup: installing kubernetes-client (kubectl)" >&2
+  sudo_cmd=()
+  [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq kubernetes-client >/dev/null
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
