@@ -158,21 +158,12 @@ impl Cluster {
     }
 
     fn txn(&self, i: usize, script: &str) -> String {
-        let mut child = Command::new("etcdctl")
+        let mut command = Command::new("etcdctl");
+        command
             .env("ETCDCTL_API", "3")
             .arg(format!("--endpoints={}", self.endpoints[i]))
-            .arg("txn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+            .arg("txn");
+        let out = common::run_with_input(command, script);
         assert!(out.status.success());
         String::from_utf8(out.stdout).unwrap()
     }

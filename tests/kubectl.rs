@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::thread::sleep;
@@ -116,22 +116,12 @@ impl ControlPlane {
     }
 
     fn apply(&self, member: usize, manifest: &str) -> String {
-        let mut child = Command::new("kubectl")
+        let mut command = Command::new("kubectl");
+        command
             .arg("--kubeconfig")
             .arg(self.kubeconfig(member))
-            .args(["apply", "--validate=false", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(manifest.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+            .args(["apply", "--validate=false", "-f", "-"]);
+        let out = common::run_with_input(command, manifest);
         format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),

@@ -64,11 +64,6 @@ impl Roles {
         self.lock().remove(&member);
     }
 
-    /// Every running member's role (for debugging).
-    pub fn snapshot(&self) -> Vec<(usize, Role)> {
-        self.lock().iter().map(|(m, r)| (*m, *r)).collect()
-    }
-
     /// The leader of the highest term any running member knows of.
     pub fn leader(&self) -> Option<usize> {
         self.lock()

@@ -13,7 +13,7 @@ use tonic::transport::Channel;
 
 use crate::check::{Checker, Violation};
 use crate::cluster::{client_url, member_name};
-use crate::history::{Outcome, Request, Response};
+use crate::history::{acknowledged_writes, AckedWrite};
 use crate::workload::{now, Plan, Recorder};
 
 /// How long after healing a write must succeed.
@@ -82,32 +82,8 @@ pub async fn run(
     let wait = plan.stop.saturating_sub(now()) + Duration::from_millis(500);
     tokio::time::sleep(wait).await;
     let ops = recorder.ops();
-    let mut acked = Vec::new();
-    for op in &ops {
-        match (&op.request, &op.outcome) {
-            (Request::Put { key, value, .. }, Outcome::Ok(Response::Put { revision })) => {
-                acked.push((key.clone(), Some(value.clone()), *revision));
-            }
-            (
-                Request::Cas { key, value, .. },
-                Outcome::Ok(Response::Cas {
-                    succeeded: true,
-                    revision,
-                    ..
-                }),
-            ) => acked.push((key.clone(), Some(value.clone()), *revision)),
-            (
-                Request::Delete { key },
-                Outcome::Ok(Response::Delete {
-                    revision, deleted, ..
-                }),
-            ) if *deleted > 0 => {
-                acked.push((key.clone(), None, *revision));
-            }
-            _ => {}
-        }
-    }
-    let target = acked.iter().map(|(_, _, r)| *r).max().unwrap_or(0);
+    let acked = acknowledged_writes(&ops);
+    let target = acked.iter().map(|w| w.revision).max().unwrap_or(0);
     for (m, kv) in kvs.iter_mut().enumerate() {
         if let Err(at) = caught_up(kv, target).await {
             violation(
@@ -121,7 +97,12 @@ pub async fn run(
             return Ok(());
         }
     }
-    for (key, value, revision) in &acked {
+    for AckedWrite {
+        key,
+        value,
+        revision,
+    } in &acked
+    {
         for (m, kv) in kvs.iter_mut().enumerate() {
             let read = read(kv, key.as_bytes().to_vec(), vec![], *revision).await;
             let found = match &read {

@@ -110,6 +110,48 @@ pub enum Response {
     },
 }
 
+/// A change a client saw acknowledged: `value` is `None` for a delete.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AckedWrite {
+    pub key: String,
+    pub value: Option<String>,
+    pub revision: i64,
+}
+
+/// Every acknowledged change: puts, successful CASes, deletes that removed
+/// something.
+pub fn acknowledged_writes(ops: &[Operation]) -> Vec<AckedWrite> {
+    ops.iter()
+        .filter_map(|op| {
+            let (key, value, revision) = match (&op.request, op.response()?) {
+                (Request::Put { key, value, .. }, Response::Put { revision }) => {
+                    (key, Some(value), revision)
+                }
+                (
+                    Request::Cas { key, value, .. },
+                    Response::Cas {
+                        succeeded: true,
+                        revision,
+                        ..
+                    },
+                ) => (key, Some(value), revision),
+                (
+                    Request::Delete { key },
+                    Response::Delete {
+                        revision, deleted, ..
+                    },
+                ) if *deleted > 0 => (key, None, revision),
+                _ => return None,
+            };
+            Some(AckedWrite {
+                key: key.clone(),
+                value: value.cloned(),
+                revision: *revision,
+            })
+        })
+        .collect()
+}
+
 impl Operation {
     /// The key this operation reads or writes, if it touches one.
     pub fn key(&self) -> Option<&str> {

@@ -9,9 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{secs, Checker, Violation};
-use crate::history::{
-    Operation, Outcome, Request, Response, WatchEvent, WatchRecord, WatchRecordKind,
-};
+use crate::history::{acknowledged_writes, Operation, WatchEvent, WatchRecord, WatchRecordKind};
 
 type Reference = BTreeMap<i64, BTreeSet<WatchEvent>>;
 
@@ -36,35 +34,13 @@ fn reference(ops: &[Operation], watches: &[WatchRecord]) -> Reference {
             }
         }
     }
-    for op in ops {
-        let event = match (&op.request, &op.outcome) {
-            (Request::Put { key, value, .. }, Outcome::Ok(Response::Put { revision })) => {
-                Some((*revision, key, true, value.clone()))
-            }
-            (
-                Request::Cas { key, value, .. },
-                Outcome::Ok(Response::Cas {
-                    succeeded: true,
-                    revision,
-                    ..
-                }),
-            ) => Some((*revision, key, true, value.clone())),
-            (
-                Request::Delete { key },
-                Outcome::Ok(Response::Delete {
-                    revision, deleted, ..
-                }),
-            ) if *deleted > 0 => Some((*revision, key, false, String::new())),
-            _ => None,
-        };
-        if let Some((revision, key, put, value)) = event {
-            reference.entry(revision).or_default().insert(WatchEvent {
-                revision,
-                key: key.clone(),
-                put,
-                value,
-            });
-        }
+    for w in acknowledged_writes(ops) {
+        reference.entry(w.revision).or_default().insert(WatchEvent {
+            revision: w.revision,
+            key: w.key,
+            put: w.value.is_some(),
+            value: w.value.unwrap_or_default(),
+        });
     }
     reference
 }
@@ -218,6 +194,7 @@ fn owed_before(reference: &Reference, from: i64, to: i64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::{Outcome, Request, Response};
     use std::time::Duration;
 
     fn event(revision: i64, key: &str) -> WatchEvent {
