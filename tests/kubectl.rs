@@ -4,9 +4,10 @@
 //! What this shows today: discovery, version, namespaces created at start,
 //! apply (create), get (name, jsonpath, chunked lists), watch, merge and
 //! JSON patches, replace with a stale resourceVersion (409), delete, and
-//! Kubernetes' error texts. `apply` runs with `--validate=false` until the
-//! API serves OpenAPI documents (kubectl's client-side validation needs
-//! them).
+//! Kubernetes' error texts; the guide's manifests applied unchanged, then
+//! edited and applied again (strategic merge patch), and a manifest with an
+//! unknown field refused (kubectl validates through the server, having read
+//! the API's OpenAPI documents).
 
 mod common;
 
@@ -120,7 +121,7 @@ impl ControlPlane {
         command
             .arg("--kubeconfig")
             .arg(self.kubeconfig(member))
-            .args(["apply", "--validate=false", "-f", "-"]);
+            .args(["apply", "-f", "-"]);
         let out = common::run_with_input(command, manifest);
         format!(
             "{}{}",
@@ -254,14 +255,8 @@ fn kubectl_against_three_berth_servers() {
     let stale = plane.ok(0, &["-n", "demo", "get", "cm", "c3", "-o", "json"]);
     let path = plane.dir.path().join("c3.json");
     std::fs::write(&path, &stale).unwrap();
-    plane.ok(
-        0,
-        &["replace", "--validate=false", "-f", path.to_str().unwrap()],
-    );
-    let conflict = plane.err(
-        1,
-        &["replace", "--validate=false", "-f", path.to_str().unwrap()],
-    );
+    plane.ok(0, &["replace", "-f", path.to_str().unwrap()]);
+    let conflict = plane.err(1, &["replace", "-f", path.to_str().unwrap()]);
     assert!(
         conflict.contains(
             "Operation cannot be fulfilled on configmaps \"c3\": the object has been modified"
@@ -288,5 +283,92 @@ fn kubectl_against_three_berth_servers() {
     assert!(
         bad_name.contains("is invalid: metadata.name: Invalid value: \"Bad_Name\""),
         "{bad_name}"
+    );
+}
+
+fn manifest(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/manifests")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn the_guides_manifests_apply_unchanged_and_reapply_as_strategic_merge_patches() {
+    let plane = ControlPlane::start();
+    for (file, expected) in [
+        ("deployment.yaml", "deployment.apps/api-server created\n"),
+        (
+            "hpa.yaml",
+            "horizontalpodautoscaler.autoscaling/api-server-hpa created\n",
+        ),
+        (
+            "ingress.yaml",
+            "ingress.networking.k8s.io/api-ingress created\n",
+        ),
+    ] {
+        assert_eq!(plane.apply(0, &manifest(file)), expected, "{file}");
+    }
+    assert_eq!(
+        plane.apply(1, &manifest("deployment.yaml")),
+        "deployment.apps/api-server unchanged\n"
+    );
+
+    // The same deployment with probes and resources, then a new image: each
+    // apply is a strategic merge patch that keeps what it does not name.
+    assert_eq!(
+        plane.apply(1, &manifest("deployment-probes-resources.yaml")),
+        "deployment.apps/api-server configured\n"
+    );
+    let probes = plane.ok(
+        2,
+        &[
+            "get",
+            "deploy",
+            "api-server",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].readinessProbe.httpGet.path}",
+        ],
+    );
+    assert!(!probes.is_empty(), "readiness probe kept: {probes:?}");
+    let edited = manifest("deployment-probes-resources.yaml")
+        .replace("api-server:1.2.0", "api-server:1.3.0");
+    assert!(edited.contains("api-server:1.3.0"));
+    assert_eq!(
+        plane.apply(2, &edited),
+        "deployment.apps/api-server configured\n"
+    );
+    let image = plane.ok(
+        0,
+        &[
+            "get",
+            "deploy",
+            "api-server",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image} {.metadata.generation}",
+        ],
+    );
+    assert_eq!(image, "api-server:1.3.0 3");
+
+    // A field the kind does not have is refused by the server.
+    let typo = manifest("deployment.yaml").replace("replicas:", "replicaz:");
+    let refused = plane.apply(0, &typo);
+    assert!(
+        refused.contains("strict decoding error: unknown field \"spec.replicaz\""),
+        "{refused}"
+    );
+    // With validation off, kubectl sends it anyway and the field is dropped.
+    let mut command = Command::new("kubectl");
+    command.arg("--kubeconfig").arg(plane.kubeconfig(0)).args([
+        "apply",
+        "--validate=false",
+        "-f",
+        "-",
+    ]);
+    let out = common::run_with_input(command, &typo);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod object;
+pub mod patch;
 pub mod registry;
 pub mod rest;
 pub mod storage;
@@ -49,11 +50,16 @@ async fn ensure_system_namespaces(api: Arc<rest::Api>) {
         loop {
             let body = json!({"metadata": {"name": name}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
             let created = async {
-                let value = object::prepare_create(namespaces, None, body)?;
+                let prepared = object::prepare_create(
+                    namespaces,
+                    None,
+                    body,
+                    object::FieldValidation::Strict,
+                )?;
                 api.storage
                     .create(
                         &object::key(namespaces, None, name),
-                        object::encode(&value)?,
+                        object::encode(&prepared.value)?,
                     )
                     .await
             };

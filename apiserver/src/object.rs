@@ -66,7 +66,8 @@ pub fn prepare_create(
     resource: &Resource,
     namespace: Option<&str>,
     mut body: Value,
-) -> Result<Value> {
+    validation: FieldValidation,
+) -> Result<Prepared> {
     check_type(resource, &mut body)?;
     let meta = metadata_mut(&mut body)?;
     check_namespace(resource, namespace, meta)?;
@@ -99,9 +100,7 @@ pub fn prepare_create(
             meta.insert("generation".into(), json!(1));
         }
     }
-    (resource.decode)(&body)
-        .map_err(|e| ApiError::BadRequest(format!("{}: {e}", resource.kind)))?;
-    Ok(body)
+    typed_check(resource, body, validation)
 }
 
 /// Checks a replacement for `existing` and carries over what clients may
@@ -112,7 +111,8 @@ pub fn prepare_update(
     name: &str,
     mut body: Value,
     existing: &Value,
-) -> Result<Value> {
+    validation: FieldValidation,
+) -> Result<Prepared> {
     check_type(resource, &mut body)?;
     let meta = metadata_mut(&mut body)?;
     check_namespace(resource, namespace, meta)?;
@@ -151,9 +151,73 @@ pub fn prepare_update(
             meta.insert("generation".into(), json!(generation + 1));
         }
     }
-    (resource.decode)(&body)
-        .map_err(|e| ApiError::BadRequest(format!("{}: {e}", resource.kind)))?;
-    Ok(body)
+    typed_check(resource, body, validation)
+}
+
+/// How a write treats fields its kind does not declare: the
+/// `fieldValidation` parameter, `Warn` when absent as in Kubernetes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValidation {
+    /// Drop them silently.
+    Ignore,
+    /// Drop them and say so in `Warning` headers.
+    Warn,
+    /// Refuse the write.
+    Strict,
+}
+
+impl FieldValidation {
+    /// Parses the query parameter.
+    pub fn parse(value: Option<&str>) -> Result<FieldValidation> {
+        match value {
+            None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
+            Some("Ignore") => Ok(FieldValidation::Ignore),
+            Some("Strict") => Ok(FieldValidation::Strict),
+            Some(other) => Err(ApiError::BadRequest(format!(
+                "fieldValidation parameter unsupported: {other:?}: supported values are Ignore, Warn, Strict"
+            ))),
+        }
+    }
+}
+
+/// A body ready to store, and the warnings the response carries.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The object as it will be stored.
+    pub value: Value,
+    /// `Warning` header texts (unknown fields under `Warn`).
+    pub warnings: Vec<String>,
+}
+
+/// Decodes the body as its kind: a wrong field type is refused, unknown
+/// fields are handled as `validation` says.
+fn typed_check(resource: &Resource, body: Value, validation: FieldValidation) -> Result<Prepared> {
+    let cannot_handle = |detail: String| {
+        ApiError::BadRequest(format!(
+            "{kind} in version {version:?} cannot be handled as a {kind}: {detail}",
+            kind = resource.kind,
+            version = resource.version,
+        ))
+    };
+    let typed = (resource.decode)(&body).map_err(cannot_handle)?;
+    let unknown = match validation {
+        FieldValidation::Ignore => Vec::new(),
+        _ => crate::registry::unknown_fields(&body, &typed),
+    };
+    let texts: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field {f:?}"))
+        .collect();
+    if validation == FieldValidation::Strict && !texts.is_empty() {
+        return Err(cannot_handle(format!(
+            "strict decoding error: {}",
+            texts.join(", ")
+        )));
+    }
+    Ok(Prepared {
+        value: body,
+        warnings: texts,
+    })
 }
 
 fn check_type(resource: &Resource, body: &mut Value) -> Result<()> {
@@ -279,6 +343,8 @@ mod tests {
     use super::*;
     use crate::registry;
 
+    const W: FieldValidation = FieldValidation::Warn;
+
     fn pods() -> &'static Resource {
         registry::find("", "v1", "pods").unwrap()
     }
@@ -286,7 +352,9 @@ mod tests {
     #[test]
     fn create_fills_in_server_fields_and_checks_names() {
         let body = json!({"metadata": {"generateName": "web-"}, "spec": {"containers": []}});
-        let pod = prepare_create(pods(), Some("default"), body).unwrap();
+        let pod = prepare_create(pods(), Some("default"), body, W)
+            .unwrap()
+            .value;
         let name = name(&pod).unwrap();
         assert!(name.starts_with("web-") && name.len() == 9, "{name}");
         assert_eq!(pod["kind"], "Pod");
@@ -299,6 +367,7 @@ mod tests {
             pods(),
             Some("default"),
             json!({"metadata": {"name": "Web_1"}}),
+            W,
         );
         let err = bad.unwrap_err();
         assert_eq!(err.code(), 422);
@@ -309,21 +378,21 @@ mod tests {
     fn create_refuses_other_kinds_namespaces_and_wrong_field_types() {
         let other = json!({"kind": "Service", "metadata": {"name": "a"}});
         assert_eq!(
-            prepare_create(pods(), Some("default"), other)
+            prepare_create(pods(), Some("default"), other, W)
                 .unwrap_err()
                 .code(),
             400
         );
         let ns = json!({"metadata": {"name": "a", "namespace": "other"}});
         assert_eq!(
-            prepare_create(pods(), Some("default"), ns)
+            prepare_create(pods(), Some("default"), ns, W)
                 .unwrap_err()
                 .code(),
             400
         );
         let typed = json!({"metadata": {"name": "a"}, "spec": {"containers": "nope"}});
         assert_eq!(
-            prepare_create(pods(), Some("default"), typed)
+            prepare_create(pods(), Some("default"), typed, W)
                 .unwrap_err()
                 .code(),
             400
@@ -336,14 +405,20 @@ mod tests {
             pods(),
             Some("default"),
             json!({"metadata": {"name": "a"}, "spec": {"containers": []}}),
+            W,
         )
-        .unwrap();
+        .unwrap()
+        .value;
         let relabeled = json!({"metadata": {"name": "a", "labels": {"x": "y"}, "uid": "forged"}, "spec": {"containers": []}});
-        let updated = prepare_update(pods(), Some("default"), "a", relabeled, &created).unwrap();
+        let updated = prepare_update(pods(), Some("default"), "a", relabeled, &created, W)
+            .unwrap()
+            .value;
         assert_eq!(updated["metadata"]["uid"], created["metadata"]["uid"]);
         assert_eq!(updated["metadata"]["generation"], 1);
         let respec = json!({"metadata": {"name": "a"}, "spec": {"containers": [{"name": "c", "image": "i"}]}});
-        let updated = prepare_update(pods(), Some("default"), "a", respec, &created).unwrap();
+        let updated = prepare_update(pods(), Some("default"), "a", respec, &created, W)
+            .unwrap()
+            .value;
         assert_eq!(updated["metadata"]["generation"], 2);
     }
 
@@ -357,5 +432,24 @@ mod tests {
             mod_revision: 9,
         };
         assert_eq!(decode(&item).unwrap()["metadata"]["resourceVersion"], "9");
+    }
+
+    #[test]
+    fn unknown_fields_warn_by_default_and_fail_when_strict() {
+        let body =
+            || json!({"metadata": {"name": "a"}, "spec": {"containers": [], "nodeNme": "n"}});
+        let warned = prepare_create(pods(), Some("default"), body(), W).unwrap();
+        assert_eq!(warned.warnings, vec!["unknown field \"spec.nodeNme\""]);
+        let ignored =
+            prepare_create(pods(), Some("default"), body(), FieldValidation::Ignore).unwrap();
+        assert!(ignored.warnings.is_empty());
+        let err =
+            prepare_create(pods(), Some("default"), body(), FieldValidation::Strict).unwrap_err();
+        assert_eq!(err.code(), 400);
+        assert_eq!(
+            err.to_string(),
+            "Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: unknown field \"spec.nodeNme\""
+        );
+        assert!(FieldValidation::parse(Some("Loose")).is_err());
     }
 }

@@ -5,15 +5,14 @@ use k8s_openapi::api::{
     core::v1 as core, discovery::v1 as discovery, networking::v1 as networking,
     storage::v1 as storage,
 };
-use serde::de::DeserializeOwned;
+use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 
 use super::Resource;
 
-fn decode<T: DeserializeOwned>(value: &Value) -> Result<(), String> {
-    T::deserialize(value)
-        .map(|_: T| ())
-        .map_err(|e| e.to_string())
+fn decode<T: DeserializeOwned + Serialize>(value: &Value) -> Result<Value, String> {
+    let typed = T::deserialize(value).map_err(|e| e.to_string())?;
+    serde_json::to_value(&typed).map_err(|e| e.to_string())
 }
 
 macro_rules! resource {

@@ -26,9 +26,10 @@ pub struct Resource {
     pub short_names: &'static [&'static str],
     /// Discovery categories (`all`).
     pub categories: &'static [&'static str],
-    /// Decodes a body as the kind's typed object, so that a wrong type for a
-    /// field is refused with the decoder's message.
-    pub decode: fn(&Value) -> Result<(), String>,
+    /// Decodes a body as the kind's typed object and encodes it again, so
+    /// that a wrong type for a field is refused with the decoder's message
+    /// and fields the kind does not have are found by what went missing.
+    pub decode: fn(&Value) -> Result<Value, String>,
 }
 
 impl Resource {
@@ -81,4 +82,63 @@ pub fn group_versions() -> Vec<(&'static str, &'static str)> {
         }
     }
     out
+}
+
+/// The fields of `input` that its typed round trip `typed` lost: the ones
+/// the kind does not declare, as paths like Kubernetes' strict decoding
+/// names them (`spec.template.spec.containers[0].imagePolicy`).
+pub fn unknown_fields(input: &Value, typed: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    collect_unknown(input, typed, "", &mut out);
+    out
+}
+
+fn collect_unknown(input: &Value, typed: &Value, path: &str, out: &mut Vec<String>) {
+    match (input, typed) {
+        (Value::Object(fields), Value::Object(known)) => {
+            for (name, value) in fields {
+                let child = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}.{name}")
+                };
+                match known.get(name) {
+                    Some(k) => collect_unknown(value, k, &child, out),
+                    // An explicit null is the same as leaving a field out.
+                    None if value.is_null() => {}
+                    None => out.push(child),
+                }
+            }
+        }
+        (Value::Array(items), Value::Array(known)) => {
+            for (i, (value, k)) in items.iter().zip(known).enumerate() {
+                collect_unknown(value, k, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_fields_are_named_by_their_path() {
+        let pods = find("", "v1", "pods").unwrap();
+        let body = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "labels": {"a": "b"}, "creationTimestamp": null},
+            "spec": {"containers": [{"name": "c", "image": "i", "imagePolicy": "x"}], "bogus": 1},
+        });
+        let typed = (pods.decode)(&body).unwrap();
+        assert_eq!(
+            unknown_fields(&body, &typed),
+            vec!["spec.bogus", "spec.containers[0].imagePolicy"]
+        );
+        let clean = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "i", "resources": {"limits": {"cpu": "1"}}}]}});
+        assert!(unknown_fields(&clean, &(pods.decode)(&clean).unwrap()).is_empty());
+    }
 }

@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 use super::selector;
 use super::{json_response, Api, Params};
 use crate::error::{ApiError, Result};
-use crate::object;
+use crate::object::{self, FieldValidation};
+use crate::patch;
 use crate::registry::{self, Resource};
 
 /// `GET` one object.
@@ -153,15 +154,26 @@ pub async fn create(
     resource: &Resource,
     ns: Option<&str>,
     body: Value,
+    params: &Params,
 ) -> Result<Response> {
+    let validation = FieldValidation::parse(params.get("fieldValidation"))?;
     if let Some(ns) = ns.filter(|_| resource.namespaced) {
         namespace_exists(api, ns).await?;
     }
-    let value = object::prepare_create(resource, ns, body)?;
-    let name = object::name(&value).unwrap_or_default().to_string();
+    let prepared = object::prepare_create(resource, ns, body, validation)?;
+    let name = object::name(&prepared.value)
+        .unwrap_or_default()
+        .to_string();
     let key = object::key(resource, ns, &name);
-    match api.storage.create(&key, object::encode(&value)?).await? {
-        Some(revision) => Ok(json_response(201, &with_rv(value, revision))),
+    match api
+        .storage
+        .create(&key, object::encode(&prepared.value)?)
+        .await?
+    {
+        Some(revision) => Ok(with_warnings(
+            json_response(201, &with_rv(prepared.value, revision)),
+            &prepared.warnings,
+        )),
         None => Err(ApiError::AlreadyExists {
             kind: resource.qualified(),
             name,
@@ -186,7 +198,9 @@ pub async fn update(
     ns: Option<&str>,
     name: &str,
     body: Value,
+    params: &Params,
 ) -> Result<Response> {
+    let validation = FieldValidation::parse(params.get("fieldValidation"))?;
     let (existing, current) = read(api, resource, ns, name).await?;
     let expected = match object::resource_version(&body) {
         Some(rv) => rv
@@ -197,27 +211,29 @@ pub async fn update(
     if expected != current {
         return Err(conflict(resource, name));
     }
-    let value = object::prepare_update(resource, ns, name, body, &existing)?;
-    store_update(api, resource, ns, name, value, expected).await
+    let prepared = object::prepare_update(resource, ns, name, body, &existing, validation)?;
+    match store_update(api, resource, ns, name, &prepared.value, expected).await? {
+        Some(revision) => Ok(with_warnings(
+            json_response(200, &with_rv(prepared.value, revision)),
+            &prepared.warnings,
+        )),
+        None => Err(conflict(resource, name)),
+    }
 }
 
+/// Writes `value` if the object is still at `expected`; `None` if it moved.
 async fn store_update(
     api: &Api,
     resource: &Resource,
     ns: Option<&str>,
     name: &str,
-    value: Value,
+    value: &Value,
     expected: i64,
-) -> Result<Response> {
+) -> Result<Option<i64>> {
     let key = object::key(resource, ns, name);
-    match api
-        .storage
-        .update(&key, object::encode(&value)?, expected)
-        .await?
-    {
-        Some(revision) => Ok(json_response(200, &with_rv(value, revision))),
-        None => Err(conflict(resource, name)),
-    }
+    api.storage
+        .update(&key, object::encode(value)?, expected)
+        .await
 }
 
 fn conflict(resource: &Resource, name: &str) -> ApiError {
@@ -227,7 +243,13 @@ fn conflict(resource: &Resource, name: &str) -> ApiError {
     }
 }
 
-/// `PATCH` with a JSON patch or a JSON merge patch.
+/// How many times a patch is re-applied when the object changes under it,
+/// as kube-apiserver retries an unconditional patch.
+const PATCH_ATTEMPTS: usize = 5;
+
+/// `PATCH` with a JSON patch, a JSON merge patch or a strategic merge patch.
+/// A patch that names no resourceVersion is applied to the latest object,
+/// again if another write got in between.
 pub async fn patch(
     api: &Api,
     resource: &Resource,
@@ -235,35 +257,40 @@ pub async fn patch(
     name: &str,
     content_type: &str,
     body: &[u8],
+    params: &Params,
 ) -> Result<Response> {
-    let (existing, current) = read(api, resource, ns, name).await?;
-    let mut patched = existing.clone();
-    let parse_error =
-        |e: serde_json::Error| ApiError::BadRequest(format!("the patch is not valid JSON: {e}"));
-    match content_type {
-        "application/merge-patch+json" => {
-            let patch: Value = serde_json::from_slice(body).map_err(parse_error)?;
-            json_patch::merge(&mut patched, &patch);
-        }
-        "application/json-patch+json" => {
-            let patch: json_patch::Patch = serde_json::from_slice(body).map_err(parse_error)?;
-            json_patch::patch(&mut patched, &patch).map_err(|e| ApiError::Invalid {
+    let validation = FieldValidation::parse(params.get("fieldValidation"))?;
+    let patch = patch::Patch::parse(content_type, body)?;
+    for _ in 0..PATCH_ATTEMPTS {
+        let (existing, current) = read(api, resource, ns, name).await?;
+        let patched = patch
+            .apply(resource, &existing)
+            .map_err(|message| ApiError::Invalid {
                 kind: resource.qualified(),
                 name: name.to_string(),
-                causes: vec![("".into(), e.to_string())],
+                causes: vec![("".into(), message)],
             })?;
+        // A patch that names a resourceVersion is guarded by it.
+        let guarded = match object::resource_version(&patched) {
+            Some(rv) if Some(rv) != object::resource_version(&existing) => {
+                return Err(conflict(resource, name));
+            }
+            Some(_) => patch.names_resource_version(),
+            None => false,
+        };
+        let prepared = object::prepare_update(resource, ns, name, patched, &existing, validation)?;
+        match store_update(api, resource, ns, name, &prepared.value, current).await? {
+            Some(revision) => {
+                return Ok(with_warnings(
+                    json_response(200, &with_rv(prepared.value, revision)),
+                    &prepared.warnings,
+                ))
+            }
+            None if guarded => return Err(conflict(resource, name)),
+            None => continue,
         }
-        _ => return Err(ApiError::UnsupportedMediaType),
     }
-    // A patch that names a resourceVersion is guarded by it.
-    let expected = match object::resource_version(&patched) {
-        Some(rv) if Some(rv) != object::resource_version(&existing) => {
-            return Err(conflict(resource, name));
-        }
-        _ => current,
-    };
-    let value = object::prepare_update(resource, ns, name, patched, &existing)?;
-    store_update(api, resource, ns, name, value, expected).await
+    Err(conflict(resource, name))
 }
 
 /// `DELETE` an object; answers with the object as it was.
@@ -279,6 +306,17 @@ pub async fn delete(
         Some(_) => Ok(json_response(200, &existing)),
         None => Err(conflict(resource, name)),
     }
+}
+
+/// Adds a `Warning: 299` header per text, as kubectl prints them.
+fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+    for text in warnings {
+        let value = format!("299 - {}", serde_json::Value::from(text.as_str()));
+        if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+            response.headers_mut().append("Warning", value);
+        }
+    }
+    response
 }
 
 fn with_rv(mut value: Value, revision: i64) -> Value {

@@ -2,6 +2,7 @@
 
 mod discovery;
 mod handlers;
+mod openapi;
 mod path;
 mod selector;
 mod watch;
@@ -57,6 +58,13 @@ async fn dispatch(api: &Api, req: Request) -> Result<Response> {
         (Method::GET, "/livez" | "/readyz" | "/healthz") => {
             return Ok(text_response(200, "ok"));
         }
+        (Method::GET, "/openapi/v3") => return Ok(json_response(200, &openapi::root())),
+        (Method::GET, p) if p.starts_with("/openapi/v3/") => {
+            return match openapi::document(&p["/openapi/v3/".len()..]) {
+                Some(doc) => Ok(json_response(200, &doc)),
+                None => Err(not_found_path(p)),
+            };
+        }
         _ => {}
     }
     let target = path::parse(&path).ok_or_else(|| not_found_path(&path))?;
@@ -77,7 +85,7 @@ async fn dispatch(api: &Api, req: Request) -> Result<Response> {
                 Method::GET => handlers::list(api, resource, ns, &params).await,
                 Method::POST => {
                     let body = body_json(req).await?;
-                    handlers::create(api, resource, ns, body).await
+                    handlers::create(api, resource, ns, body, &params).await
                 }
                 _ => Err(ApiError::MethodNotAllowed),
             }
@@ -92,12 +100,12 @@ async fn dispatch(api: &Api, req: Request) -> Result<Response> {
                 Method::GET => handlers::get(api, resource, ns, &name).await,
                 Method::PUT => {
                     let body = body_json(req).await?;
-                    handlers::update(api, resource, ns, &name, body).await
+                    handlers::update(api, resource, ns, &name, body, &params).await
                 }
                 Method::PATCH => {
                     let kind = content_type(&req);
                     let body = body_bytes(req).await?;
-                    handlers::patch(api, resource, ns, &name, &kind, &body).await
+                    handlers::patch(api, resource, ns, &name, &kind, &body, &params).await
                 }
                 Method::DELETE => handlers::delete(api, resource, ns, &name).await,
                 _ => Err(ApiError::MethodNotAllowed),
