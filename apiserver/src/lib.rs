@@ -12,6 +12,7 @@ pub mod patch;
 pub mod registry;
 pub mod rest;
 pub mod storage;
+pub mod table;
 
 use std::sync::Arc;
 

@@ -10,10 +10,28 @@ use crate::error::{ApiError, Result};
 use crate::object::{self, FieldValidation};
 use crate::patch;
 use crate::registry::{self, Resource};
+use crate::table;
 
-/// `GET` one object.
-pub async fn get(api: &Api, resource: &Resource, ns: Option<&str>, name: &str) -> Result<Response> {
+/// `GET` one object, or its one-row Table.
+pub async fn get(
+    api: &Api,
+    resource: &Resource,
+    ns: Option<&str>,
+    name: &str,
+    params: &Params,
+    as_table: bool,
+) -> Result<Response> {
     let (value, _) = read(api, resource, ns, name).await?;
+    if as_table {
+        let rv = object::resource_version(&value).unwrap_or("").to_string();
+        let t = table::table(
+            resource,
+            std::slice::from_ref(&value),
+            json!({"resourceVersion": rv}),
+            params.get("includeObject"),
+        );
+        return Ok(json_response(200, &t));
+    }
     Ok(json_response(200, &value))
 }
 
@@ -52,6 +70,7 @@ pub async fn list(
     resource: &Resource,
     ns: Option<&str>,
     params: &Params,
+    as_table: bool,
 ) -> Result<Response> {
     let (labels, fields) = selector::from_params(params)?;
     let limit: i64 = match params.get("limit") {
@@ -109,6 +128,10 @@ pub async fn list(
                 start: String::from_utf8_lossy(&start).into_owned(),
             }));
         }
+    }
+    if as_table {
+        let t = table::table(resource, &items, metadata, params.get("includeObject"));
+        return Ok(json_response(200, &t));
     }
     let list = json!({
         "kind": format!("{}List", resource.kind),

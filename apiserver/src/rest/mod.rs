@@ -51,6 +51,11 @@ async fn dispatch(api: &Api, req: Request) -> Result<Response> {
     let path = req.uri().path().to_string();
     let params = Params::parse(req.uri().query().unwrap_or(""));
     let method = req.method().clone();
+    let table = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(crate::table::wants_table);
     match (method.clone(), path.as_str()) {
         (Method::GET, "/version") => return Ok(json_response(200, &discovery::version())),
         (Method::GET, "/api") => return Ok(json_response(200, &discovery::api_versions())),
@@ -81,8 +86,10 @@ async fn dispatch(api: &Api, req: Request) -> Result<Response> {
         } => {
             let ns = namespace.as_deref();
             match method {
-                Method::GET if params.is_watch() => watch::serve(api, resource, ns, &params).await,
-                Method::GET => handlers::list(api, resource, ns, &params).await,
+                Method::GET if params.is_watch() => {
+                    watch::serve(api, resource, ns, &params, table).await
+                }
+                Method::GET => handlers::list(api, resource, ns, &params, table).await,
                 Method::POST => {
                     let body = body_json(req).await?;
                     handlers::create(api, resource, ns, body, &params).await
@@ -97,7 +104,7 @@ async fn dispatch(api: &Api, req: Request) -> Result<Response> {
         } => {
             let ns = namespace.as_deref();
             match method {
-                Method::GET => handlers::get(api, resource, ns, &name).await,
+                Method::GET => handlers::get(api, resource, ns, &name, &params, table).await,
                 Method::PUT => {
                     let body = body_json(req).await?;
                     handlers::update(api, resource, ns, &name, body, &params).await

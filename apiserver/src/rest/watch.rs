@@ -16,16 +16,33 @@ use crate::error::{ApiError, Result};
 use crate::object;
 use crate::registry::Resource;
 use crate::storage::{WatchEvent, WatchEventKind};
+use crate::table;
 
 /// Serves a watch. Without a resourceVersion (or with "0") it first sends
 /// the current objects as ADDED, as Kubernetes does; with one, exactly the
 /// changes after it, or a 410 `ERROR` event when it is compacted.
 pub async fn serve(
     api: &Api,
-    resource: &Resource,
+    resource: &'static Resource,
     ns: Option<&str>,
     params: &Params,
+    as_table: bool,
 ) -> Result<Response> {
+    let include = params.get("includeObject").map(String::from);
+    let line = move |kind: &str, value: &Value| -> Bytes {
+        if as_table && kind != "ERROR" {
+            let rv = object::resource_version(value).unwrap_or("").to_string();
+            let t = table::table(
+                resource,
+                std::slice::from_ref(value),
+                json!({"resourceVersion": rv}),
+                include.as_deref(),
+            );
+            line(kind, &t)
+        } else {
+            line(kind, value)
+        }
+    };
     let (labels, fields) = selector::from_params(params)?;
     let keep = move |v: &Value| labels.matches_labels(v) && fields.matches_fields(v);
     let prefix = object::prefix(resource, ns);
