@@ -19,6 +19,9 @@ pub enum ApiError {
     /// 409 Conflict: a stale resourceVersion.
     #[error("Operation cannot be fulfilled on {kind} \"{name}\": the object has been modified; please apply your changes to the latest version and try again")]
     Conflict { kind: String, name: String },
+    /// 409 Conflict with its own message (a pod already bound).
+    #[error("{0}")]
+    ConflictMessage(String),
     /// 400 BadRequest.
     #[error("{0}")]
     BadRequest(String),
@@ -55,7 +58,9 @@ impl ApiError {
     pub fn code(&self) -> u16 {
         match self {
             ApiError::NotFound { .. } => 404,
-            ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => 409,
+            ApiError::AlreadyExists { .. }
+            | ApiError::Conflict { .. }
+            | ApiError::ConflictMessage(_) => 409,
             ApiError::BadRequest(_) => 400,
             ApiError::Invalid { .. } => 422,
             ApiError::MethodNotAllowed => 405,
@@ -72,7 +77,7 @@ impl ApiError {
         match self {
             ApiError::NotFound { .. } => "NotFound",
             ApiError::AlreadyExists { .. } => "AlreadyExists",
-            ApiError::Conflict { .. } => "Conflict",
+            ApiError::Conflict { .. } | ApiError::ConflictMessage(_) => "Conflict",
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Invalid { .. } => "Invalid",
             ApiError::MethodNotAllowed => "MethodNotAllowed",

@@ -4,6 +4,7 @@
 use rand::Rng;
 use serde_json::{json, Value};
 
+use crate::defaults;
 use crate::error::{ApiError, Result};
 use crate::registry::Resource;
 use crate::storage::{Item, PREFIX};
@@ -100,6 +101,12 @@ pub fn prepare_create(
             meta.insert("generation".into(), json!(1));
         }
     }
+    defaults::apply(resource.kind, &mut body);
+    if let Some(status) = defaults::initial_status(resource.kind, &body) {
+        if let Some(obj) = body.as_object_mut() {
+            obj.insert("status".into(), status);
+        }
+    }
     typed_check(resource, body, validation)
 }
 
@@ -142,6 +149,7 @@ pub fn prepare_update(
             }
         }
     }
+    defaults::apply(resource.kind, &mut body);
     if body.get("spec").is_some() && body.get("spec") != existing.get("spec") {
         let generation = existing
             .pointer("/metadata/generation")

@@ -53,6 +53,12 @@ impl Patch {
         resource: &Resource,
         existing: &Value,
     ) -> std::result::Result<Value, String> {
+        self.apply_as(resource.kind, existing)
+    }
+
+    /// Patches `existing`, an object of `kind` (which picks the strategic
+    /// merge keys; a Scale for `.../scale`).
+    pub fn apply_as(&self, kind: &str, existing: &Value) -> std::result::Result<Value, String> {
         let mut patched = existing.clone();
         match self {
             Patch::Json(patch) => {
@@ -60,7 +66,7 @@ impl Patch {
             }
             Patch::Merge(patch) => json_patch::merge(&mut patched, patch),
             Patch::Strategic(patch) => {
-                patched = strategic_merge(resource.kind, existing, patch)?;
+                patched = strategic_merge(kind, existing, patch)?;
             }
         }
         Ok(patched)

@@ -51,6 +51,28 @@ impl Resource {
         }
     }
 
+    /// Subresources served under each object, as discovery lists them.
+    pub fn subresources(&self) -> &'static [&'static str] {
+        match self.kind {
+            "Pod" => &["status", "binding"],
+            "Deployment" | "ReplicaSet" => &["status", "scale"],
+            "Node"
+            | "Namespace"
+            | "Service"
+            | "HorizontalPodAutoscaler"
+            | "PersistentVolume"
+            | "PersistentVolumeClaim"
+            | "Ingress" => &["status"],
+            _ => &[],
+        }
+    }
+
+    /// Whether `.status` is written only through the status subresource
+    /// (writes to the object itself keep the stored status).
+    pub fn has_status(&self) -> bool {
+        self.subresources().contains(&"status")
+    }
+
     /// The verbs discovery lists.
     pub fn verbs(&self) -> &'static [&'static str] {
         &[

@@ -67,22 +67,7 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     let resources: Vec<Value> = RESOURCES
         .iter()
         .filter(|r| r.group == group && r.version == version)
-        .map(|r| {
-            let mut entry = json!({
-                "name": r.plural,
-                "singularName": r.singular,
-                "namespaced": r.namespaced,
-                "kind": r.kind,
-                "verbs": r.verbs(),
-            });
-            if !r.short_names.is_empty() {
-                entry["shortNames"] = json!(r.short_names);
-            }
-            if !r.categories.is_empty() {
-                entry["categories"] = json!(r.categories);
-            }
-            entry
-        })
+        .flat_map(|r| std::iter::once(resource_entry(r)).chain(subresource_entries(r)))
         .collect();
     if resources.is_empty() {
         return None;
@@ -98,6 +83,50 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
         "groupVersion": group_version,
         "resources": resources,
     }))
+}
+
+/// `pods/status`, `deployments/scale`, `pods/binding`: listed as resources
+/// of their own, as kube-apiserver lists them.
+fn subresource_entries(r: &'static registry::Resource) -> impl Iterator<Item = Value> {
+    r.subresources().iter().map(move |sub| {
+        let mut entry = json!({
+            "name": format!("{}/{sub}", r.plural),
+            "singularName": "",
+            "namespaced": r.namespaced,
+            "kind": r.kind,
+            "verbs": ["get", "patch", "update"],
+        });
+        match *sub {
+            "scale" => {
+                entry["group"] = json!("autoscaling");
+                entry["version"] = json!("v1");
+                entry["kind"] = json!("Scale");
+            }
+            "binding" => {
+                entry["kind"] = json!("Binding");
+                entry["verbs"] = json!(["create"]);
+            }
+            _ => {}
+        }
+        entry
+    })
+}
+
+fn resource_entry(r: &registry::Resource) -> Value {
+    let mut entry = json!({
+        "name": r.plural,
+        "singularName": r.singular,
+        "namespaced": r.namespaced,
+        "kind": r.kind,
+        "verbs": r.verbs(),
+    });
+    if !r.short_names.is_empty() {
+        entry["shortNames"] = json!(r.short_names);
+    }
+    if !r.categories.is_empty() {
+        entry["categories"] = json!(r.categories);
+    }
+    entry
 }
 
 #[cfg(test)]

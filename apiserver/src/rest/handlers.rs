@@ -36,7 +36,7 @@ pub async fn get(
 }
 
 /// Reads an object and its mod revision, or NotFound.
-async fn read(
+pub(super) async fn read(
     api: &Api,
     resource: &Resource,
     ns: Option<&str>,
@@ -49,7 +49,7 @@ async fn read(
     }
 }
 
-fn not_found(resource: &Resource, name: &str) -> ApiError {
+pub(super) fn not_found(resource: &Resource, name: &str) -> ApiError {
     ApiError::NotFound {
         kind: resource.qualified(),
         name: name.to_string(),
@@ -234,6 +234,8 @@ pub async fn update(
     if expected != current {
         return Err(conflict(resource, name));
     }
+    let mut body = body;
+    keep_status(resource, &mut body, &existing);
     let prepared = object::prepare_update(resource, ns, name, body, &existing, validation)?;
     match store_update(api, resource, ns, name, &prepared.value, expected).await? {
         Some(revision) => Ok(with_warnings(
@@ -245,7 +247,7 @@ pub async fn update(
 }
 
 /// Writes `value` if the object is still at `expected`; `None` if it moved.
-async fn store_update(
+pub(super) async fn store_update(
     api: &Api,
     resource: &Resource,
     ns: Option<&str>,
@@ -259,7 +261,7 @@ async fn store_update(
         .await
 }
 
-fn conflict(resource: &Resource, name: &str) -> ApiError {
+pub(super) fn conflict(resource: &Resource, name: &str) -> ApiError {
     ApiError::Conflict {
         kind: resource.qualified(),
         name: name.to_string(),
@@ -331,8 +333,26 @@ pub async fn delete(
     }
 }
 
+/// Writes to an object whose kind has a status subresource keep the stored
+/// status: only `.../status` changes it, as in Kubernetes.
+fn keep_status(resource: &Resource, body: &mut Value, existing: &Value) {
+    if !resource.has_status() {
+        return;
+    }
+    if let Some(obj) = body.as_object_mut() {
+        match existing.get("status") {
+            Some(status) => {
+                obj.insert("status".into(), status.clone());
+            }
+            None => {
+                obj.remove("status");
+            }
+        }
+    }
+}
+
 /// Adds a `Warning: 299` header per text, as kubectl prints them.
-fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+pub(super) fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
     for text in warnings {
         let value = format!("299 - {}", serde_json::Value::from(text.as_str()));
         if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
@@ -342,7 +362,7 @@ fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
     response
 }
 
-fn with_rv(mut value: Value, revision: i64) -> Value {
+pub(super) fn with_rv(mut value: Value, revision: i64) -> Value {
     if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.insert("resourceVersion".into(), json!(revision.to_string()));
     }

@@ -5,6 +5,7 @@ mod handlers;
 mod openapi;
 mod path;
 mod selector;
+mod subresource;
 mod watch;
 
 use std::sync::Arc;
@@ -117,6 +118,32 @@ async fn dispatch(api: &Api, req: Request) -> Result<Response> {
                 Method::DELETE => handlers::delete(api, resource, ns, &name).await,
                 _ => Err(ApiError::MethodNotAllowed),
             }
+        }
+        Target::Subresource {
+            resource,
+            namespace,
+            name,
+            subresource,
+        } => {
+            let body = match method {
+                Method::GET => subresource::Body::None,
+                Method::PATCH => {
+                    let kind = content_type(&req);
+                    let bytes = body_bytes(req).await?;
+                    subresource::Body::Patch(crate::patch::Patch::parse(&kind, &bytes)?)
+                }
+                _ => subresource::Body::Object(body_json(req).await?),
+            };
+            subresource::serve(
+                api,
+                resource,
+                namespace.as_deref(),
+                &name,
+                &subresource,
+                method,
+                body,
+            )
+            .await
         }
     }
 }

@@ -18,6 +18,13 @@ pub enum Target {
         namespace: Option<String>,
         name: String,
     },
+    /// A subresource of one object (`pods/p/status`, `deployments/d/scale`).
+    Subresource {
+        resource: &'static Resource,
+        namespace: Option<String>,
+        name: String,
+        subresource: String,
+    },
 }
 
 /// Parses an API path; `None` for paths the API does not serve.
@@ -48,6 +55,12 @@ pub fn parse(path: &str) -> Option<Target> {
                     namespace: Some(ns.to_string()),
                     name: name.to_string(),
                 },
+                [name, sub] if resource.subresources().contains(sub) => Target::Subresource {
+                    resource,
+                    namespace: Some(ns.to_string()),
+                    name: name.to_string(),
+                    subresource: sub.to_string(),
+                },
                 _ => return None,
             }
         }
@@ -64,6 +77,18 @@ pub fn parse(path: &str) -> Option<Target> {
                 resource,
                 namespace: None,
                 name: name.to_string(),
+            }
+        }
+        [plural, name, sub] => {
+            let resource = find(plural)?;
+            if resource.namespaced || !resource.subresources().contains(sub) {
+                return None;
+            }
+            Target::Subresource {
+                resource,
+                namespace: None,
+                name: name.to_string(),
+                subresource: sub.to_string(),
             }
         }
         _ => return None,
@@ -88,6 +113,12 @@ mod tests {
                 namespace,
                 name,
             }) => format!("get {}/{name} in {:?}", resource.plural, namespace),
+            Some(Target::Subresource {
+                resource,
+                name,
+                subresource,
+                ..
+            }) => format!("sub {}/{name}/{subresource}", resource.plural),
         }
     }
 
@@ -118,5 +149,11 @@ mod tests {
         assert_eq!(describe("/api/v1/widgets"), "none");
         assert_eq!(describe("/apis/apps/v1/pods"), "none");
         assert_eq!(describe("/metrics"), "none");
+        assert_eq!(
+            describe("/apis/apps/v1/namespaces/x/deployments/d/scale"),
+            "sub deployments/d/scale"
+        );
+        assert_eq!(describe("/api/v1/nodes/n1/status"), "sub nodes/n1/status");
+        assert_eq!(describe("/api/v1/namespaces/x/configmaps/c/status"), "none");
     }
 }
