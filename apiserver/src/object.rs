@@ -138,6 +138,7 @@ pub fn prepare_update(
         "uid",
         "creationTimestamp",
         "deletionTimestamp",
+        "deletionGracePeriodSeconds",
         "generation",
     ] {
         match existing.pointer(&format!("/metadata/{field}")) {

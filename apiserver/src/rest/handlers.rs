@@ -256,6 +256,11 @@ pub(super) async fn store_update(
     expected: i64,
 ) -> Result<Option<i64>> {
     let key = object::key(resource, ns, name);
+    // The write that removes the last finalizer of an object being deleted
+    // deletes it.
+    if super::delete::is_finished_deleting(value) {
+        return api.storage.delete(&key, expected).await;
+    }
     api.storage
         .update(&key, object::encode(value)?, expected)
         .await
@@ -316,21 +321,6 @@ pub async fn patch(
         }
     }
     Err(conflict(resource, name))
-}
-
-/// `DELETE` an object; answers with the object as it was.
-pub async fn delete(
-    api: &Api,
-    resource: &Resource,
-    ns: Option<&str>,
-    name: &str,
-) -> Result<Response> {
-    let (existing, current) = read(api, resource, ns, name).await?;
-    let key = object::key(resource, ns, name);
-    match api.storage.delete(&key, current).await? {
-        Some(_) => Ok(json_response(200, &existing)),
-        None => Err(conflict(resource, name)),
-    }
 }
 
 /// Writes to an object whose kind has a status subresource keep the stored

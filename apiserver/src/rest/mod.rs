@@ -1,5 +1,6 @@
 //! The Kubernetes REST API, as kubectl and client-go speak it.
 
+mod delete;
 mod discovery;
 mod handlers;
 mod openapi;
@@ -95,6 +96,11 @@ async fn dispatch(api: &Api, req: Request) -> Result<Response> {
                     let body = body_json(req).await?;
                     handlers::create(api, resource, ns, body, &params).await
                 }
+                Method::DELETE => {
+                    let body = body_bytes(req).await?;
+                    let options = delete::DeleteOptions::parse(&body, &params)?;
+                    delete::delete_collection(api, resource, ns, &params, &options).await
+                }
                 _ => Err(ApiError::MethodNotAllowed),
             }
         }
@@ -115,7 +121,11 @@ async fn dispatch(api: &Api, req: Request) -> Result<Response> {
                     let body = body_bytes(req).await?;
                     handlers::patch(api, resource, ns, &name, &kind, &body, &params).await
                 }
-                Method::DELETE => handlers::delete(api, resource, ns, &name).await,
+                Method::DELETE => {
+                    let body = body_bytes(req).await?;
+                    let options = delete::DeleteOptions::parse(&body, &params)?;
+                    delete::delete(api, resource, ns, &name, &options).await
+                }
                 _ => Err(ApiError::MethodNotAllowed),
             }
         }
@@ -155,7 +165,7 @@ pub struct Params {
 }
 
 impl Params {
-    fn parse(query: &str) -> Params {
+    pub(crate) fn parse(query: &str) -> Params {
         Params {
             pairs: form_urlencoded::parse(query.as_bytes())
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
