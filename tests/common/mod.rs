@@ -14,6 +14,7 @@ pub fn free_ports(n: usize) -> Vec<u16> {
 }
 
 /// Runs `command` with `input` on its standard input; its output.
+#[allow(dead_code)] // not every test binary pipes input
 pub fn run_with_input(mut command: std::process::Command, input: &str) -> std::process::Output {
     use std::io::Write;
     use std::process::Stdio;

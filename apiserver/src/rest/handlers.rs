@@ -308,6 +308,8 @@ pub async fn patch(
             Some(_) => patch.names_resource_version(),
             None => false,
         };
+        let mut patched = patched;
+        keep_status(resource, &mut patched, &existing);
         let prepared = object::prepare_update(resource, ns, name, patched, &existing, validation)?;
         match store_update(api, resource, ns, name, &prepared.value, current).await? {
             Some(revision) => {

@@ -1,0 +1,302 @@
+//! The `kube` crate (kube-rs) as a second real client of `berth server`:
+//! typed create, list, conflicts on a stale resourceVersion, the three
+//! patch types, a watch resumed after a disconnect, the scale, status and
+//! binding subresources, and graceful deletion of a pod.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Binding, ConfigMap, Pod};
+use kube::api::{
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
+use kube::Client;
+use serde_json::json;
+
+struct Server {
+    child: Child,
+    _dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One `berth server` member (a single-member store and the API).
+fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = common::free_ports(3);
+    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["server", "--name", "m0"])
+        .arg("--data-dir")
+        .arg(dir.path().join("m0"))
+        .args([
+            "--listen-client-urls",
+            &format!("http://127.0.0.1:{}", ports[0]),
+        ])
+        .args([
+            "--listen-peer-urls",
+            &format!("http://127.0.0.1:{}", ports[1]),
+        ])
+        .args(["--api-listen", &format!("127.0.0.1:{}", ports[2])])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    Server {
+        child,
+        _dir: dir,
+        url: format!("http://127.0.0.1:{}", ports[2]),
+    }
+}
+
+async fn client(server: &Server) -> Client {
+    let config = kube::Config::new(server.url.parse().unwrap());
+    let client = Client::try_from(config).unwrap();
+    // Ready once the default namespace exists.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    while namespaces.get_opt("default").await.ok().flatten().is_none() {
+        assert!(Instant::now() < deadline, "the API never served");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    client
+}
+
+fn configmap(name: &str, value: &str) -> ConfigMap {
+    serde_json::from_value(json!({"metadata": {"name": name}, "data": {"k": value}})).unwrap()
+}
+
+fn api_error(e: kube::Error) -> (u16, String) {
+    match e {
+        kube::Error::Api(status) => (status.code, status.reason),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn kube_rs_create_list_conflict_patch_and_resumed_watch() {
+    let server = start();
+    let client = client(&server).await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+
+    let created = cms
+        .create(&PostParams::default(), &configmap("a", "1"))
+        .await
+        .unwrap();
+    let uid = created.metadata.uid.clone().unwrap();
+    assert!(created.metadata.resource_version.is_some());
+    let again = cms
+        .create(&PostParams::default(), &configmap("a", "1"))
+        .await;
+    assert_eq!(api_error(again.unwrap_err()), (409, "AlreadyExists".into()));
+
+    let list = cms.list(&ListParams::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1);
+    let list_rv = list.metadata.resource_version.clone().unwrap();
+
+    // A replace carrying the version read succeeds once; the second, now
+    // stale, is a conflict.
+    let mut replaced = created.clone();
+    replaced.data = Some([("k".to_string(), "2".to_string())].into());
+    cms.replace("a", &PostParams::default(), &replaced)
+        .await
+        .unwrap();
+    let stale = cms.replace("a", &PostParams::default(), &replaced).await;
+    assert_eq!(api_error(stale.unwrap_err()), (409, "Conflict".into()));
+
+    // The three patch types.
+    let pp = PatchParams::default();
+    cms.patch("a", &pp, &Patch::Merge(json!({"data": {"m": "merge"}})))
+        .await
+        .unwrap();
+    let json_patch: json_patch::Patch =
+        serde_json::from_value(json!([{"op": "add", "path": "/data/j", "value": "json"}])).unwrap();
+    cms.patch("a", &pp, &Patch::<()>::Json(json_patch))
+        .await
+        .unwrap();
+    let patched = cms
+        .patch(
+            "a",
+            &pp,
+            &Patch::Strategic(json!({"data": {"s": "strategic"}})),
+        )
+        .await
+        .unwrap();
+    let data = patched.data.unwrap();
+    assert_eq!(
+        (
+            data["k"].as_str(),
+            data["m"].as_str(),
+            data["j"].as_str(),
+            data["s"].as_str()
+        ),
+        ("2", "merge", "json", "strategic")
+    );
+    assert_eq!(patched.metadata.uid.as_deref(), Some(uid.as_str()));
+
+    // A watch from the list's version sees the changes in order; after a
+    // disconnect it resumes from the last version it saw, missing nothing.
+    let mut seen = Vec::new();
+    let mut last_rv = list_rv.clone();
+    {
+        let stream = cms.watch(&WatchParams::default(), &list_rv).await.unwrap();
+        let mut stream = stream.boxed();
+        while seen.len() < 4 {
+            let event = tokio::time::timeout(Duration::from_secs(10), stream.try_next())
+                .await
+                .expect("watch event in time")
+                .unwrap()
+                .unwrap();
+            match event {
+                WatchEvent::Modified(cm) => {
+                    last_rv = cm.metadata.resource_version.clone().unwrap();
+                    seen.push(format!("MODIFIED {}", cm.metadata.name.unwrap()));
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert_eq!(seen, ["MODIFIED a"; 4]);
+    cms.create(&PostParams::default(), &configmap("b", "1"))
+        .await
+        .unwrap();
+    cms.delete("a", &DeleteParams::default()).await.unwrap();
+    let mut stream = cms
+        .watch(&WatchParams::default(), &last_rv)
+        .await
+        .unwrap()
+        .boxed();
+    let mut resumed = Vec::new();
+    while resumed.len() < 2 {
+        let event = tokio::time::timeout(Duration::from_secs(10), stream.try_next())
+            .await
+            .expect("watch event in time")
+            .unwrap()
+            .unwrap();
+        resumed.push(match event {
+            WatchEvent::Added(cm) => format!("ADDED {}", cm.metadata.name.unwrap()),
+            WatchEvent::Deleted(cm) => format!("DELETED {}", cm.metadata.name.unwrap()),
+            other => panic!("unexpected {other:?}"),
+        });
+    }
+    assert_eq!(resumed, ["ADDED b", "DELETED a"]);
+}
+
+#[tokio::test]
+async fn kube_rs_scale_status_binding_and_graceful_delete() {
+    let server = start();
+    let client = client(&server).await;
+
+    let deployments: Api<Deployment> = Api::default_namespaced(client.clone());
+    let deployment: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "web:1"}]}}
+        }
+    }))
+    .unwrap();
+    let created = deployments
+        .create(&PostParams::default(), &deployment)
+        .await
+        .unwrap();
+    // Kubernetes' defaults were filled in.
+    let spec = created.spec.unwrap();
+    assert_eq!(spec.replicas, Some(1));
+    assert_eq!(spec.revision_history_limit, Some(10));
+    let strategy = spec.strategy.unwrap();
+    assert_eq!(strategy.type_.as_deref(), Some("RollingUpdate"));
+
+    let scale = deployments
+        .patch_scale(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 4}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(4));
+    let read = deployments.get_scale("web").await.unwrap();
+    assert_eq!(read.status.unwrap().selector.as_deref(), Some("app=web"));
+
+    // Status goes through its subresource only.
+    deployments
+        .patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"replicas": 4, "readyReplicas": 2}})),
+        )
+        .await
+        .unwrap();
+    let after_spec_patch = deployments
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}, "status": {"replicas": 0}})),
+        )
+        .await
+        .unwrap();
+    let status = after_spec_patch.status.unwrap();
+    assert_eq!((status.replicas, status.ready_replicas), (Some(4), Some(2)));
+    assert_eq!(
+        after_spec_patch.metadata.generation,
+        Some(2),
+        "scale changed the spec once"
+    );
+
+    // Binding assigns a node once.
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    let pod: Pod = serde_json::from_value(
+        json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "c:1"}]}}),
+    )
+    .unwrap();
+    let created = pods.create(&PostParams::default(), &pod).await.unwrap();
+    assert_eq!(created.status.unwrap().phase.as_deref(), Some("Pending"));
+    let binding: Binding = serde_json::from_value(
+        json!({"metadata": {"name": "p"}, "target": {"kind": "Node", "name": "node-1"}}),
+    )
+    .unwrap();
+    let bind = |b: Binding| {
+        let pods = pods.clone();
+        async move {
+            pods.create_subresource::<Binding, serde_json::Value>(
+                "binding",
+                "p",
+                &PostParams::default(),
+                &b,
+            )
+            .await
+        }
+    };
+    bind(binding.clone()).await.unwrap();
+    let bound = pods.get("p").await.unwrap();
+    assert_eq!(bound.spec.unwrap().node_name.as_deref(), Some("node-1"));
+    let conditions = bound.status.unwrap().conditions.unwrap();
+    assert!(conditions
+        .iter()
+        .any(|c| c.type_ == "PodScheduled" && c.status == "True"));
+    let rebind = bind(binding).await;
+    assert_eq!(api_error(rebind.unwrap_err()).0, 409);
+
+    // A bound pod is deleted gracefully: marked, then gone on grace 0.
+    let marked = pods.delete("p", &DeleteParams::default()).await.unwrap();
+    let marked = marked.left().expect("a bound pod is marked, not removed");
+    assert_eq!(marked.metadata.deletion_grace_period_seconds, Some(30));
+    assert!(marked.metadata.deletion_timestamp.is_some());
+    assert!(pods.get_opt("p").await.unwrap().is_some());
+    pods.delete("p", &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap();
+    assert!(pods.get_opt("p").await.unwrap().is_none());
+}
