@@ -28,7 +28,7 @@ impl Drop for Process {
 
 struct ControlPlane {
     dir: tempfile::TempDir,
-    _members: Vec<Process>,
+    members: Vec<Process>,
 }
 
 impl ControlPlane {
@@ -63,12 +63,16 @@ impl ControlPlane {
                 Process(child)
             })
             .collect();
-        let plane = ControlPlane {
-            dir,
-            _members: members,
-        };
+        let plane = ControlPlane { dir, members };
         plane.wait_ready();
         plane
+    }
+
+    /// SIGKILLs one member's process.
+    fn kill(&mut self, member: usize) {
+        let process = &mut self.members[member].0;
+        process.kill().unwrap();
+        process.wait().unwrap();
     }
 
     fn kubeconfig(&self, member: usize) -> PathBuf {
@@ -350,6 +354,64 @@ fn the_guides_manifests_apply_unchanged_and_reapply_as_strategic_merge_patches()
     );
     assert_eq!(image, "api-server:1.3.0 3");
 
+    // kubectl's columns come from the server's Tables.
+    let table = plane.ok(1, &["get", "deploy"]);
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]);
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row[..4], ["api-server", "0/3", "0", "0"]);
+    assert_eq!(
+        plane.ok(0, &["label", "deploy", "api-server", "tier=web"]),
+        "deployment.apps/api-server labeled\n"
+    );
+    let wide = plane.ok(2, &["get", "deploy", "-o", "wide", "-l", "tier=web"]);
+    assert!(
+        wide.lines()
+            .next()
+            .unwrap()
+            .ends_with("CONTAINERS   IMAGES             SELECTOR"),
+        "{wide}"
+    );
+    let wide_row: Vec<&str> = wide.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(wide_row[5..], ["api", "api-server:1.3.0", "app=api-server"]);
+    assert_eq!(plane.ok(0, &["get", "deploy", "-l", "app=other"]), "");
+    let all = plane.ok(0, &["get", "hpa,ing", "-A"]);
+    assert!(all.contains("default     horizontalpodautoscaler.autoscaling/api-server-hpa   Deployment/api-server"), "{all}");
+    assert!(all.contains("api.example.com"), "{all}");
+
+    // scale goes through the scale subresource; a watch prints the change.
+    let mut watch = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(plane.kubeconfig(2))
+        .args(["get", "deploy", "api-server", "--watch-only"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    sleep(Duration::from_secs(1));
+    assert_eq!(
+        plane.ok(0, &["scale", "deployment", "api-server", "--replicas=5"]),
+        "deployment.apps/api-server scaled\n"
+    );
+    // The header comes first, then the changed row.
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let header = lines.next().unwrap().unwrap();
+    let line = lines.next().unwrap().unwrap();
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(header.starts_with("NAME "), "{header:?}");
+    assert!(line.starts_with("api-server   0/5 "), "{line:?}");
+    let describe = plane.ok(1, &["describe", "deployment", "api-server"]);
+    for expected in [
+        "Replicas:               5 desired",
+        "StrategyType:           RollingUpdate",
+        "RollingUpdateStrategy:  25% max unavailable, 25% max surge",
+        "Image:      api-server:1.3.0",
+        "Readiness:     http-get http://:8080/health/ready delay=0s timeout=1s period=5s #success=1 #failure=3",
+    ] {
+        assert!(describe.contains(expected), "{expected:?} in {describe}");
+    }
+
     // A field the kind does not have is refused by the server.
     let typo = manifest("deployment.yaml").replace("replicas:", "replicaz:");
     let refused = plane.apply(0, &typo);
@@ -371,4 +433,31 @@ fn the_guides_manifests_apply_unchanged_and_reapply_as_strategic_merge_patches()
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn two_members_keep_serving_when_one_is_killed() {
+    let mut plane = ControlPlane::start();
+    plane.apply(0, &configmap("before", "default"));
+    plane.kill(0);
+    // Whichever member led, the other two elect a leader and serve writes.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = plane.apply(1, &configmap("after", "default"));
+        if out == "configmap/after created\n" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no write after the kill: {out}");
+        sleep(Duration::from_millis(500));
+    }
+    assert_eq!(
+        plane
+            .ok(2, &["get", "cm", "-o", "name", "--sort-by=.metadata.name"])
+            .lines()
+            .filter(|l| !l.contains("kube-root-ca"))
+            .collect::<Vec<_>>(),
+        ["configmap/after", "configmap/before"]
+    );
+    let gone = plane.kubectl(0, &["get", "cm"]);
+    assert!(!gone.status.success(), "the killed member does not answer");
 }
