@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Binding, ConfigMap, Pod};
+use k8s_openapi::api::core::v1::{Binding, ConfigMap, Pod, Service};
 use kube::api::{
     Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
@@ -78,7 +78,10 @@ fn configmap(name: &str, value: &str) -> ConfigMap {
 
 fn api_error(e: kube::Error) -> (u16, String) {
     match e {
-        kube::Error::Api(status) => (status.code, status.reason),
+        kube::Error::Api(status) => {
+            eprintln!("API error: {}", status.message);
+            (status.code, status.reason)
+        }
         other => panic!("expected an API error, got {other:?}"),
     }
 }
@@ -299,4 +302,90 @@ async fn kube_rs_scale_status_binding_and_graceful_delete() {
         .await
         .unwrap();
     assert!(pods.get_opt("p").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn kube_rs_services_get_unique_cluster_ips_and_node_ports() {
+    let server = start();
+    let client = client(&server).await;
+    let services: Api<Service> = Api::default_namespaced(client.clone());
+    let service = |name: &str, node_port: Option<i32>| -> Service {
+        let mut port = json!({"port": 80, "targetPort": 8080});
+        if let Some(p) = node_port {
+            port["nodePort"] = json!(p);
+        }
+        serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"type": "NodePort", "selector": {"app": name}, "ports": [port]}
+        }))
+        .unwrap()
+    };
+    let mut ips = std::collections::HashSet::new();
+    let mut node_ports = std::collections::HashSet::new();
+    for i in 0..5 {
+        let created = services
+            .create(&PostParams::default(), &service(&format!("s{i}"), None))
+            .await
+            .unwrap();
+        let spec = created.spec.unwrap();
+        let ip: std::net::Ipv4Addr = spec.cluster_ip.unwrap().parse().unwrap();
+        assert_eq!(ip.octets()[0], 10);
+        assert!((96..112).contains(&ip.octets()[1]), "{ip} in 10.96.0.0/12");
+        let port = &spec.ports.unwrap()[0];
+        assert_eq!(port.protocol.as_deref(), Some("TCP"));
+        let node_port = port.node_port.unwrap();
+        assert!((30000..=32767).contains(&node_port));
+        assert!(ips.insert(ip) && node_ports.insert(node_port), "unique");
+    }
+
+    // A node port in use is refused; freed by a delete, it can be taken.
+    let taken = services
+        .get("s0")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .ports
+        .unwrap()[0]
+        .node_port
+        .unwrap();
+    let clash = services
+        .create(&PostParams::default(), &service("clash", Some(taken)))
+        .await;
+    assert_eq!(api_error(clash.unwrap_err()), (422, "Invalid".into()));
+    services
+        .delete("s0", &DeleteParams::default())
+        .await
+        .unwrap();
+    let reused = services
+        .create(&PostParams::default(), &service("clash", Some(taken)))
+        .await
+        .unwrap();
+    assert_eq!(
+        reused.spec.unwrap().ports.unwrap()[0].node_port,
+        Some(taken)
+    );
+
+    // clusterIP is kept by updates that leave it out and may not change.
+    let before = services.get("s1").await.unwrap();
+    let patched = services
+        .patch(
+            "s1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        patched.spec.unwrap().cluster_ip,
+        before.spec.unwrap().cluster_ip
+    );
+    let moved = services
+        .patch(
+            "s1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"clusterIP": "10.96.77.77"}})),
+        )
+        .await;
+    assert_eq!(api_error(moved.unwrap_err()), (422, "Invalid".into()));
 }

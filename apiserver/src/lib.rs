@@ -6,6 +6,7 @@
 //! [`storage`] keeps objects under `/registry/...` with their mod revision
 //! as resourceVersion, and [`rest`] translates HTTP.
 
+pub mod allocator;
 pub mod defaults;
 pub mod error;
 pub mod object;

@@ -13,6 +13,7 @@
 use axum::response::Response;
 use serde_json::{json, Value};
 
+use super::commit::commit;
 use super::handlers::{conflict, read, store_update, with_rv};
 use super::{json_response, selector, Api, Params};
 use crate::error::{ApiError, Result};
@@ -106,14 +107,19 @@ async fn delete_one(
         match plan(resource, &existing, options) {
             Plan::Remove => {
                 let key = object::key(resource, ns, name);
-                if api.storage.delete(&key, current).await?.is_some() {
+                if commit(api, resource, &key, Some((&existing, current)), None)
+                    .await?
+                    .is_some()
+                {
                     return Ok(existing);
                 }
             }
             // The stored object with deletion fields only: nothing a client
             // sent, so no admission to run again.
-            Plan::Mark(marked) => {
-                if let Some(rv) = store_update(api, resource, ns, name, &marked, current).await? {
+            Plan::Mark(mut marked) => {
+                if let Some(rv) =
+                    store_update(api, resource, ns, name, (&existing, current), &mut marked).await?
+                {
                     return Ok(with_rv(marked, rv));
                 }
             }

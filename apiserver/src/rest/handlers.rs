@@ -4,6 +4,7 @@ use axum::response::Response;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use super::commit::commit;
 use super::selector;
 use super::{json_response, Api, Params};
 use crate::error::{ApiError, Result};
@@ -188,13 +189,10 @@ pub async fn create(
         .unwrap_or_default()
         .to_string();
     let key = object::key(resource, ns, &name);
-    match api
-        .storage
-        .create(&key, object::encode(&prepared.value)?)
-        .await?
-    {
+    let mut value = prepared.value;
+    match commit(api, resource, &key, None, Some(&mut value)).await? {
         Some(revision) => Ok(with_warnings(
-            json_response(201, &with_rv(prepared.value, revision)),
+            json_response(201, &with_rv(value, revision)),
             &prepared.warnings,
         )),
         None => Err(ApiError::AlreadyExists {
@@ -237,33 +235,33 @@ pub async fn update(
     let mut body = body;
     keep_status(resource, &mut body, &existing);
     let prepared = object::prepare_update(resource, ns, name, body, &existing, validation)?;
-    match store_update(api, resource, ns, name, &prepared.value, expected).await? {
+    let mut value = prepared.value;
+    match store_update(api, resource, ns, name, (&existing, expected), &mut value).await? {
         Some(revision) => Ok(with_warnings(
-            json_response(200, &with_rv(prepared.value, revision)),
+            json_response(200, &with_rv(value, revision)),
             &prepared.warnings,
         )),
         None => Err(conflict(resource, name)),
     }
 }
 
-/// Writes `value` if the object is still at `expected`; `None` if it moved.
+/// Writes `value` over `existing` if the object is still at `expected`;
+/// `None` if it moved.
 pub(super) async fn store_update(
     api: &Api,
     resource: &Resource,
     ns: Option<&str>,
     name: &str,
-    value: &Value,
-    expected: i64,
+    (existing, expected): (&Value, i64),
+    value: &mut Value,
 ) -> Result<Option<i64>> {
     let key = object::key(resource, ns, name);
     // The write that removes the last finalizer of an object being deleted
     // deletes it.
     if super::delete::is_finished_deleting(value) {
-        return api.storage.delete(&key, expected).await;
+        return commit(api, resource, &key, Some((existing, expected)), None).await;
     }
-    api.storage
-        .update(&key, object::encode(value)?, expected)
-        .await
+    commit(api, resource, &key, Some((existing, expected)), Some(value)).await
 }
 
 pub(super) fn conflict(resource: &Resource, name: &str) -> ApiError {
@@ -311,10 +309,11 @@ pub async fn patch(
         let mut patched = patched;
         keep_status(resource, &mut patched, &existing);
         let prepared = object::prepare_update(resource, ns, name, patched, &existing, validation)?;
-        match store_update(api, resource, ns, name, &prepared.value, current).await? {
+        let mut value = prepared.value;
+        match store_update(api, resource, ns, name, (&existing, current), &mut value).await? {
             Some(revision) => {
                 return Ok(with_warnings(
-                    json_response(200, &with_rv(prepared.value, revision)),
+                    json_response(200, &with_rv(value, revision)),
                     &prepared.warnings,
                 ))
             }

@@ -1,5 +1,6 @@
 //! The Kubernetes REST API, as kubectl and client-go speak it.
 
+mod commit;
 mod delete;
 mod discovery;
 mod handlers;

@@ -154,10 +154,11 @@ async fn modify(
             &existing,
             FieldValidation::Ignore,
         )?;
+        let mut value = prepared.value;
         if let Some(revision) =
-            store_update(api, resource, ns, name, &prepared.value, current).await?
+            store_update(api, resource, ns, name, (&existing, current), &mut value).await?
         {
-            return Ok(with_rv(prepared.value, revision));
+            return Ok(with_rv(value, revision));
         }
     }
     Err(conflict(resource, name))

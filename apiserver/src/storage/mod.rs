@@ -14,6 +14,7 @@ use berth_proto::etcdserverpb::{
 };
 use tonic::transport::{Channel, Endpoint};
 
+use crate::allocator::Claims;
 use crate::error::{ApiError, Result};
 
 /// Where every object is stored, as in Kubernetes.
@@ -35,6 +36,26 @@ pub struct Page {
     pub revision: i64,
     /// Whether more keys follow the last item.
     pub more: bool,
+}
+
+/// One object write, guarded: create if absent, update or delete if still
+/// at the given mod revision.
+#[derive(Debug)]
+pub enum Write {
+    Create(Vec<u8>),
+    Update(Vec<u8>, i64),
+    Delete(i64),
+}
+
+/// How a [`Storage::write`] ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Written at this revision.
+    Done(i64),
+    /// The object exists (create) or moved on (update, delete).
+    ObjectChanged,
+    /// A key the write claims is held by another object.
+    ClaimTaken,
 }
 
 /// The API server's handle on the store.
@@ -191,6 +212,93 @@ impl Storage {
         Ok(resp
             .succeeded
             .then(|| resp.header.map(|h| h.revision).unwrap_or(0)))
+    }
+
+    /// Writes one object together with `claims`: the keys it takes must
+    /// not exist (they are created holding `owner`), the keys it releases
+    /// are deleted, all in one transaction guarded like the plain writes.
+    pub async fn write(
+        &self,
+        key: &[u8],
+        write: Write,
+        claims: &Claims,
+        owner: &[u8],
+    ) -> Result<Outcome> {
+        let absent = |k: &[u8]| Compare {
+            result: compare::CompareResult::Equal as i32,
+            target: compare::CompareTarget::Create as i32,
+            key: k.to_vec(),
+            target_union: Some(compare::TargetUnion::CreateRevision(0)),
+            ..Default::default()
+        };
+        let at = |revision: i64| Compare {
+            result: compare::CompareResult::Equal as i32,
+            target: compare::CompareTarget::Mod as i32,
+            key: key.to_vec(),
+            target_union: Some(compare::TargetUnion::ModRevision(revision)),
+            ..Default::default()
+        };
+        let put = |k: &[u8], v: Vec<u8>| RequestOp {
+            request: Some(request_op::Request::RequestPut(PutRequest {
+                key: k.to_vec(),
+                value: v,
+                ..Default::default()
+            })),
+        };
+        let delete = |k: &[u8]| RequestOp {
+            request: Some(request_op::Request::RequestDeleteRange(
+                DeleteRangeRequest {
+                    key: k.to_vec(),
+                    ..Default::default()
+                },
+            )),
+        };
+        let (guard, op, expected) = match write {
+            Write::Create(value) => (absent(key), put(key, value), 0),
+            Write::Update(value, revision) => (at(revision), put(key, value), revision),
+            Write::Delete(revision) => (at(revision), delete(key), revision),
+        };
+        let mut compare = vec![guard];
+        compare.extend(claims.take.iter().map(|k| absent(k)));
+        let mut success = vec![op];
+        success.extend(claims.take.iter().map(|k| put(k, owner.to_vec())));
+        success.extend(claims.release.iter().map(|k| delete(k)));
+        // On failure, read the object back to tell which guard failed.
+        let failure = vec![RequestOp {
+            request: Some(request_op::Request::RequestRange(RangeRequest {
+                key: key.to_vec(),
+                ..Default::default()
+            })),
+        }];
+        let resp = self
+            .kv
+            .clone()
+            .txn(TxnRequest {
+                compare,
+                success,
+                failure,
+            })
+            .await
+            .map_err(store_error)?
+            .into_inner();
+        if resp.succeeded {
+            return Ok(Outcome::Done(resp.header.map(|h| h.revision).unwrap_or(0)));
+        }
+        let current = resp
+            .responses
+            .into_iter()
+            .find_map(|r| match r.response {
+                Some(berth_proto::etcdserverpb::response_op::Response::ResponseRange(range)) => {
+                    Some(range.kvs.first().map(|kv| kv.mod_revision).unwrap_or(0))
+                }
+                _ => None,
+            })
+            .unwrap_or(-1);
+        Ok(if current == expected {
+            Outcome::ClaimTaken
+        } else {
+            Outcome::ObjectChanged
+        })
     }
 
     pub(crate) fn watch_client(&self) -> WatchClient<Channel> {
