@@ -193,6 +193,22 @@ async fn kube_rs_create_list_conflict_patch_and_resumed_watch() {
         });
     }
     assert_eq!(resumed, ["ADDED b", "DELETED a"]);
+
+    // What was just done shows in the API server's metrics, the open watch
+    // included.
+    let metrics = client
+        .request_text(http::Request::get("/metrics").body(Vec::new()).unwrap())
+        .await
+        .unwrap();
+    for line in [
+        r#"apiserver_request_total{verb="POST",group="",resource="configmaps",subresource="",code="201"} 2"#,
+        r#"apiserver_request_total{verb="POST",group="",resource="configmaps",subresource="",code="409"} 1"#,
+        r#"apiserver_request_total{verb="PATCH",group="",resource="configmaps",subresource="",code="200"} 3"#,
+        r#"apiserver_registered_watchers{group="",resource="configmaps"} 1"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
+    }
+    assert!(metrics.contains(r#"apiserver_request_duration_seconds_count{verb="LIST",group="",resource="configmaps",subresource=""} 1"#), "{metrics}");
 }
 
 #[tokio::test]

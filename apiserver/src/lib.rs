@@ -9,6 +9,7 @@
 pub mod allocator;
 pub mod defaults;
 pub mod error;
+pub mod metrics;
 pub mod object;
 pub mod patch;
 pub mod registry;
@@ -36,7 +37,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let storage = storage::Storage::connect(store_url)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-    let api = Arc::new(rest::Api { storage });
+    let api = Arc::new(rest::Api {
+        storage,
+        metrics: metrics::Metrics::default(),
+    });
     tokio::spawn(ensure_system_namespaces(api.clone()));
     axum::serve(listener, rest::router(api))
         .with_graceful_shutdown(shutdown)

@@ -20,6 +20,7 @@ use axum::Router;
 use serde_json::Value;
 
 use crate::error::{ApiError, Result};
+use crate::metrics::{CodeLabels, Metrics, RequestLabels};
 use crate::storage::Storage;
 use path::Target;
 
@@ -29,6 +30,7 @@ pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 /// The shared state of the REST front end.
 pub struct Api {
     pub storage: Storage,
+    pub metrics: Metrics,
 }
 
 /// The router serving every path of the API.
@@ -40,14 +42,68 @@ async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
-    let result = dispatch(&api, req).await;
-    match result {
+    let labels = request_labels(&method, &path, &query);
+    let id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::debug_span!("request", %id, %method, path);
+    let started = std::time::Instant::now();
+    let result = tracing::Instrument::instrument(dispatch(&api, req), span).await;
+    let mut response = match result {
         Ok(resp) => resp,
         Err(e) => {
-            tracing::debug!(%method, path, query, error = %e, "request refused");
+            tracing::debug!(id, %method, path, query, error = %e, "request refused");
             json_response(e.code(), &e.status())
         }
+    };
+    if let Some(labels) = labels {
+        if labels.verb != "WATCH" {
+            api.metrics
+                .duration
+                .get_or_create(&labels)
+                .observe(started.elapsed().as_secs_f64());
+        }
+        api.metrics
+            .requests
+            .get_or_create(&CodeLabels {
+                verb: labels.verb,
+                group: labels.group,
+                resource: labels.resource,
+                subresource: labels.subresource,
+                code: response.status().as_u16().to_string(),
+            })
+            .inc();
     }
+    // kube-apiserver names each request in an `Audit-Id` header.
+    if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert("Audit-Id", value);
+    }
+    response
+}
+
+/// The metric labels of a request to a resource; `None` for other paths.
+fn request_labels(method: &Method, path: &str, query: &str) -> Option<RequestLabels> {
+    let (resource, subresource, collection) = match path::parse(path)? {
+        Target::Collection { resource, .. } => (resource, String::new(), true),
+        Target::Object { resource, .. } => (resource, String::new(), false),
+        Target::Subresource {
+            resource,
+            subresource,
+            ..
+        } => (resource, subresource, false),
+        Target::GroupVersion { .. } => return None,
+    };
+    let watch = Params::parse(query).is_watch();
+    let verb = match (method.as_str(), collection) {
+        ("GET", true) if watch => "WATCH",
+        ("GET", true) => "LIST",
+        ("DELETE", true) => "DELETECOLLECTION",
+        (m, _) => m,
+    };
+    Some(RequestLabels {
+        verb: verb.to_string(),
+        group: resource.group.to_string(),
+        resource: resource.plural.to_string(),
+        subresource,
+    })
 }
 
 async fn dispatch(api: &Api, req: Request) -> Result<Response> {
@@ -63,6 +119,15 @@ async fn dispatch(api: &Api, req: Request) -> Result<Response> {
         (Method::GET, "/version") => return Ok(json_response(200, &discovery::version())),
         (Method::GET, "/api") => return Ok(json_response(200, &discovery::api_versions())),
         (Method::GET, "/apis") => return Ok(json_response(200, &discovery::api_groups())),
+        (Method::GET, "/metrics") => {
+            return Ok(Response::builder()
+                .header(
+                    header::CONTENT_TYPE,
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                )
+                .body(Body::from(api.metrics.encode()))
+                .unwrap_or_default());
+        }
         (Method::GET, "/livez" | "/readyz" | "/healthz") => {
             return Ok(text_response(200, "ok"));
         }

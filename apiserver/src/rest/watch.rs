@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::selector;
 use super::{Api, Params};
 use crate::error::{ApiError, Result};
+use crate::metrics::{WatchGuard, WatchLabels};
 use crate::object;
 use crate::registry::Resource;
 use crate::storage::{WatchEvent, WatchEventKind};
@@ -68,8 +69,20 @@ pub async fn serve(
         .and_then(|t| t.parse::<u64>().ok())
         .map(Duration::from_secs);
     let changes = api.storage.watch(&prefix, from).await?;
+    let gauge = api
+        .metrics
+        .watchers
+        .get_or_create(&WatchLabels {
+            group: resource.group.to_string(),
+            resource: resource.plural.to_string(),
+        })
+        .clone();
+    gauge.inc();
+    let guard = WatchGuard(gauge);
     let changes = changes
         .map(move |event| -> Option<Bytes> {
+            // Open as long as the stream is.
+            let _open = &guard;
             match event {
                 Ok(WatchEvent { kind, item }) => {
                     let value = object::decode(&item).ok()?;
