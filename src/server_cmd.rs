@@ -20,6 +20,9 @@ pub struct ServerArgs {
     /// Write a kubeconfig for kubectl here once the API serves.
     #[arg(long)]
     write_kubeconfig: Option<PathBuf>,
+    /// Seconds between BOOKMARK events of watches that allow them.
+    #[arg(long, default_value_t = 60)]
+    watch_bookmark_seconds: u64,
 }
 
 /// Runs the member until SIGINT or SIGTERM.
@@ -30,12 +33,15 @@ pub async fn run(args: ServerArgs) -> Result<()> {
     let api_addr = api_listener.local_addr()?;
     let member = store_cmd::start(&args.store).await?;
     let store_url = member.client_url.clone();
+    let config = berth_apiserver::Config {
+        bookmark_interval: std::time::Duration::from_secs(args.watch_bookmark_seconds.max(1)),
+    };
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let api = tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop_rx.wait_for(|s| *s).await;
         };
-        berth_apiserver::serve(api_listener, &store_url, shutdown).await
+        berth_apiserver::serve(api_listener, &store_url, config, shutdown).await
     });
     if let Some(path) = &args.write_kubeconfig {
         write_kubeconfig(path, &format!("http://{api_addr}"))?;

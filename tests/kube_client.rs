@@ -48,6 +48,7 @@ fn start() -> Server {
             &format!("http://127.0.0.1:{}", ports[1]),
         ])
         .args(["--api-listen", &format!("127.0.0.1:{}", ports[2])])
+        .args(["--watch-bookmark-seconds", "1"])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -165,6 +166,7 @@ async fn kube_rs_create_list_conflict_patch_and_resumed_watch() {
                     last_rv = cm.metadata.resource_version.clone().unwrap();
                     seen.push(format!("MODIFIED {}", cm.metadata.name.unwrap()));
                 }
+                WatchEvent::Bookmark(_) => {}
                 other => panic!("unexpected {other:?}"),
             }
         }
@@ -189,10 +191,33 @@ async fn kube_rs_create_list_conflict_patch_and_resumed_watch() {
         resumed.push(match event {
             WatchEvent::Added(cm) => format!("ADDED {}", cm.metadata.name.unwrap()),
             WatchEvent::Deleted(cm) => format!("DELETED {}", cm.metadata.name.unwrap()),
+            WatchEvent::Bookmark(_) => continue,
             other => panic!("unexpected {other:?}"),
         });
     }
     assert_eq!(resumed, ["ADDED b", "DELETED a"]);
+
+    // With nothing changing, a bookmark brings the watch up to the latest
+    // version, so a resume after it need not replay anything.
+    let latest = cms
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let bookmark = loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), stream.try_next())
+            .await
+            .expect("a bookmark in time")
+            .unwrap()
+            .unwrap();
+        if let WatchEvent::Bookmark(b) = event {
+            break b;
+        }
+    };
+    let at: i64 = bookmark.metadata.resource_version.parse().unwrap();
+    assert!(at >= latest.parse::<i64>().unwrap(), "{at} >= {latest}");
 
     // What was just done shows in the API server's metrics, the open watch
     // included.
@@ -208,7 +233,7 @@ async fn kube_rs_create_list_conflict_patch_and_resumed_watch() {
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
     }
-    assert!(metrics.contains(r#"apiserver_request_duration_seconds_count{verb="LIST",group="",resource="configmaps",subresource=""} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"apiserver_request_duration_seconds_count{verb="LIST",group="",resource="configmaps",subresource=""} 2"#), "{metrics}");
 }
 
 #[tokio::test]

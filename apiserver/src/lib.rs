@@ -28,11 +28,28 @@ pub use error::{ApiError, Result};
 pub const SYSTEM_NAMESPACES: [&str; 4] =
     ["default", "kube-system", "kube-public", "kube-node-lease"];
 
+/// Settings of the API server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How often a watch with `allowWatchBookmarks` gets a BOOKMARK
+    /// (kube-apiserver sends them about once a minute).
+    pub bookmark_interval: std::time::Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bookmark_interval: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
 /// Serves the REST API on `listener`, storing objects through the store
 /// member at `store_url`, until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     store_url: &str,
+    config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let storage = storage::Storage::connect(store_url)
@@ -40,6 +57,7 @@ pub async fn serve(
     let api = Arc::new(rest::Api {
         storage,
         metrics: metrics::Metrics::default(),
+        bookmark_interval: config.bookmark_interval,
     });
     tokio::spawn(ensure_system_namespaces(api.clone()));
     axum::serve(listener, rest::router(api))

@@ -31,7 +31,7 @@ pub async fn serve(
 ) -> Result<Response> {
     let include = params.get("includeObject").map(String::from);
     let line = move |kind: &str, value: &Value| -> Bytes {
-        if as_table && kind != "ERROR" {
+        if as_table && kind != "ERROR" && kind != "BOOKMARK" {
             let rv = object::resource_version(value).unwrap_or("").to_string();
             let t = table::table(
                 resource,
@@ -68,7 +68,13 @@ pub async fn serve(
         .get("timeoutSeconds")
         .and_then(|t| t.parse::<u64>().ok())
         .map(Duration::from_secs);
-    let changes = api.storage.watch(&prefix, from).await?;
+    let bookmarks = matches!(params.get("allowWatchBookmarks"), Some("true" | "1"));
+    let changes = api
+        .storage
+        .watch(&prefix, from, bookmarks.then_some(api.bookmark_interval))
+        .await?;
+    let bookmark_kind = resource.kind;
+    let bookmark_version = resource.api_version();
     let gauge = api
         .metrics
         .watchers
@@ -84,6 +90,17 @@ pub async fn serve(
             // Open as long as the stream is.
             let _open = &guard;
             match event {
+                Ok(WatchEvent {
+                    kind: WatchEventKind::Bookmark,
+                    item,
+                }) => Some(line(
+                    "BOOKMARK",
+                    &json!({
+                        "kind": bookmark_kind,
+                        "apiVersion": bookmark_version,
+                        "metadata": {"resourceVersion": item.mod_revision.to_string()},
+                    }),
+                )),
                 Ok(WatchEvent { kind, item }) => {
                     let value = object::decode(&item).ok()?;
                     if !keep(&value) {
@@ -93,6 +110,7 @@ pub async fn serve(
                         WatchEventKind::Added => "ADDED",
                         WatchEventKind::Modified => "MODIFIED",
                         WatchEventKind::Deleted => "DELETED",
+                        WatchEventKind::Bookmark => return Some(Bytes::new()),
                     };
                     Some(line(kind, &value))
                 }

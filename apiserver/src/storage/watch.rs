@@ -1,7 +1,9 @@
 //! Watching a key prefix from a revision, as a stream of Kubernetes-shaped
 //! events.
 
-use berth_proto::etcdserverpb::{watch_request, WatchCreateRequest, WatchRequest};
+use berth_proto::etcdserverpb::{
+    watch_request, WatchCreateRequest, WatchProgressRequest, WatchRequest,
+};
 use berth_proto::mvccpb::event::EventType;
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
@@ -16,6 +18,9 @@ pub enum WatchEventKind {
     Added,
     Modified,
     Deleted,
+    /// No change: every change up to `item.mod_revision` was delivered
+    /// (from the store's progress notification).
+    Bookmark,
 }
 
 /// One change; for a deletion, `item` is the object as it was, at the
@@ -28,11 +33,14 @@ pub struct WatchEvent {
 
 impl Storage {
     /// Every change under `prefix` after `revision`, in order; ends with
-    /// [`ApiError::Gone`] when `revision` is compacted.
+    /// [`ApiError::Gone`] when `revision` is compacted. With
+    /// `progress_every`, a [`WatchEventKind::Bookmark`] follows each of the
+    /// store's answers to a progress request sent that often.
     pub async fn watch(
         &self,
         prefix: &[u8],
         revision: i64,
+        progress_every: Option<std::time::Duration>,
     ) -> Result<impl Stream<Item = Result<WatchEvent>> + Send + 'static> {
         let (tx, rx) = mpsc::channel(1);
         let create = WatchRequest {
@@ -55,6 +63,25 @@ impl Storage {
             .await
             .map_err(store_error)?
             .into_inner();
+        if let Some(every) = progress_every {
+            let progress = tx.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let request = WatchRequest {
+                        request_union: Some(watch_request::RequestUnion::ProgressRequest(
+                            WatchProgressRequest {},
+                        )),
+                    };
+                    // Fails once the watch is gone.
+                    if progress.send(request).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
         // The request sender lives as long as the stream, or the store would
         // see the watch's request side close.
         let events = stream
@@ -66,6 +93,17 @@ impl Storage {
                         "the requested resourceVersion is compacted (oldest available {})",
                         resp.compact_revision
                     )));
+                }
+                if resp.events.is_empty() && !resp.created {
+                    let revision = resp.header.map(|h| h.revision).unwrap_or(0);
+                    return Ok(vec![WatchEvent {
+                        kind: WatchEventKind::Bookmark,
+                        item: Item {
+                            key: Vec::new(),
+                            value: Vec::new(),
+                            mod_revision: revision,
+                        },
+                    }]);
                 }
                 Ok(resp
                     .events
