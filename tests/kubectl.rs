@@ -419,6 +419,19 @@ fn the_guides_manifests_apply_unchanged_and_reapply_as_strategic_merge_patches()
         refused.contains("strict decoding error: unknown field \"spec.replicaz\""),
         "{refused}"
     );
+    // Kubernetes' validation, every problem at once, with field paths.
+    let mismatched = manifest("deployment.yaml")
+        .replacen("app: api-server", "app: other", 2)
+        .replace("image: api-server:1.2.0", "image: \"\"");
+    let refused = plane.apply(1, &mismatched);
+    for line in [
+        "The Deployment \"api-server\" is invalid: ",
+        "* spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"other\"}}: field is immutable",
+        "* spec.template.spec.containers[0].image: Required value",
+    ] {
+        assert!(refused.lines().any(|l| l == line), "{line:?} in {refused}");
+    }
+
     // With validation off, kubectl sends it anyway and the field is dropped.
     let mut command = Command::new("kubectl");
     command.arg("--kubeconfig").arg(plane.kubeconfig(0)).args([

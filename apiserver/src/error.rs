@@ -26,7 +26,7 @@ pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
     /// 422 Invalid, with the offending field paths.
-    #[error("{kind} \"{name}\" is invalid: {}", .causes.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join(", "))]
+    #[error("{kind} \"{name}\" is invalid: {}", causes_text(.causes))]
     Invalid {
         kind: String,
         name: String,
@@ -129,6 +129,26 @@ impl ApiError {
             status["details"] = Value::Object(details);
         }
         status
+    }
+}
+
+/// One cause as `field: message`; several in brackets, as Kubernetes
+/// prints an aggregate.
+fn causes_text(causes: &[(String, String)]) -> String {
+    let texts: Vec<String> = causes
+        .iter()
+        .map(|(f, m)| {
+            if f.is_empty() {
+                m.clone()
+            } else {
+                format!("{f}: {m}")
+            }
+        })
+        .collect();
+    if texts.len() == 1 {
+        texts.concat()
+    } else {
+        format!("[{}]", texts.join(", "))
     }
 }
 

@@ -16,6 +16,7 @@ pub mod registry;
 pub mod rest;
 pub mod storage;
 pub mod table;
+pub mod validation;
 
 use std::sync::Arc;
 

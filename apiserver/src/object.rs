@@ -107,7 +107,7 @@ pub fn prepare_create(
             obj.insert("status".into(), status);
         }
     }
-    typed_check(resource, body, validation)
+    typed_check(resource, body, None, validation)
 }
 
 /// Checks a replacement for `existing` and carries over what clients may
@@ -160,7 +160,7 @@ pub fn prepare_update(
             meta.insert("generation".into(), json!(generation + 1));
         }
     }
-    typed_check(resource, body, validation)
+    typed_check(resource, body, Some(existing), validation)
 }
 
 /// How a write treats fields its kind does not declare: the
@@ -200,7 +200,12 @@ pub struct Prepared {
 
 /// Decodes the body as its kind: a wrong field type is refused, unknown
 /// fields are handled as `validation` says.
-fn typed_check(resource: &Resource, body: Value, validation: FieldValidation) -> Result<Prepared> {
+fn typed_check(
+    resource: &Resource,
+    body: Value,
+    old: Option<&Value>,
+    validation: FieldValidation,
+) -> Result<Prepared> {
     let cannot_handle = |detail: String| {
         ApiError::BadRequest(format!(
             "{kind} in version {version:?} cannot be handled as a {kind}: {detail}",
@@ -222,6 +227,14 @@ fn typed_check(resource: &Resource, body: Value, validation: FieldValidation) ->
             "strict decoding error: {}",
             texts.join(", ")
         )));
+    }
+    let errors = crate::validation::validate(resource.kind, &body, old).0;
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid {
+            kind: resource.kind_qualified(),
+            name: name(&body).unwrap_or("").to_string(),
+            causes: errors,
+        });
     }
     Ok(Prepared {
         value: body,
@@ -324,7 +337,7 @@ fn is_dns1123_label(s: &str) -> bool {
 
 fn invalid(resource: &Resource, name: &str, field: &str, message: &str) -> ApiError {
     ApiError::Invalid {
-        kind: resource.qualified(),
+        kind: resource.kind_qualified(),
         name: name.to_string(),
         causes: vec![(field.to_string(), message.to_string())],
     }
@@ -360,7 +373,7 @@ mod tests {
 
     #[test]
     fn create_fills_in_server_fields_and_checks_names() {
-        let body = json!({"metadata": {"generateName": "web-"}, "spec": {"containers": []}});
+        let body = json!({"metadata": {"generateName": "web-"}, "spec": {"containers": [{"name": "c", "image": "i"}]}});
         let pod = prepare_create(pods(), Some("default"), body, W)
             .unwrap()
             .value;
@@ -413,18 +426,18 @@ mod tests {
         let created = prepare_create(
             pods(),
             Some("default"),
-            json!({"metadata": {"name": "a"}, "spec": {"containers": []}}),
+            json!({"metadata": {"name": "a"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}),
             W,
         )
         .unwrap()
         .value;
-        let relabeled = json!({"metadata": {"name": "a", "labels": {"x": "y"}, "uid": "forged"}, "spec": {"containers": []}});
+        let relabeled = json!({"metadata": {"name": "a", "labels": {"x": "y"}, "uid": "forged"}, "spec": {"containers": [{"name": "c", "image": "i"}]}});
         let updated = prepare_update(pods(), Some("default"), "a", relabeled, &created, W)
             .unwrap()
             .value;
         assert_eq!(updated["metadata"]["uid"], created["metadata"]["uid"]);
         assert_eq!(updated["metadata"]["generation"], 1);
-        let respec = json!({"metadata": {"name": "a"}, "spec": {"containers": [{"name": "c", "image": "i"}]}});
+        let respec = json!({"metadata": {"name": "a"}, "spec": {"containers": [{"name": "c", "image": "j"}]}});
         let updated = prepare_update(pods(), Some("default"), "a", respec, &created, W)
             .unwrap()
             .value;
@@ -445,8 +458,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_warn_by_default_and_fail_when_strict() {
-        let body =
-            || json!({"metadata": {"name": "a"}, "spec": {"containers": [], "nodeNme": "n"}});
+        let body = || json!({"metadata": {"name": "a"}, "spec": {"containers": [{"name": "c", "image": "i"}], "nodeNme": "n"}});
         let warned = prepare_create(pods(), Some("default"), body(), W).unwrap();
         assert_eq!(warned.warnings, vec!["unknown field \"spec.nodeNme\""]);
         let ignored =

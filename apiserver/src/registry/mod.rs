@@ -73,6 +73,15 @@ impl Resource {
         self.subresources().contains(&"status")
     }
 
+    /// The name 422 errors use: `Pod`, `Deployment.apps`.
+    pub fn kind_qualified(&self) -> String {
+        if self.group.is_empty() {
+            self.kind.to_string()
+        } else {
+            format!("{}.{}", self.kind, self.group)
+        }
+    }
+
     /// The verbs discovery lists.
     pub fn verbs(&self) -> &'static [&'static str] {
         &[

@@ -69,7 +69,7 @@ pub async fn commit(
 fn invalid(resource: &Resource, key: &[u8], field: String, message: String) -> ApiError {
     let key = String::from_utf8_lossy(key);
     ApiError::Invalid {
-        kind: resource.qualified(),
+        kind: resource.kind_qualified(),
         name: key.rsplit('/').next().unwrap_or("").to_string(),
         causes: vec![(field, message)],
     }

@@ -294,7 +294,7 @@ pub async fn patch(
         let patched = patch
             .apply(resource, &existing)
             .map_err(|message| ApiError::Invalid {
-                kind: resource.qualified(),
+                kind: resource.kind_qualified(),
                 name: name.to_string(),
                 causes: vec![("".into(), message)],
             })?;

@@ -74,7 +74,7 @@ pub async fn serve(
                     .unwrap_or(0);
                 if replicas < 0 {
                     return Err(ApiError::Invalid {
-                        kind: resource.qualified(),
+                        kind: resource.kind_qualified(),
                         name: name.to_string(),
                         causes: vec![(
                             "spec.replicas".into(),
@@ -125,7 +125,7 @@ fn proposed(
             let kind = view_kind.unwrap_or(resource.kind);
             p.apply_as(kind, current)
                 .map_err(|message| ApiError::Invalid {
-                    kind: resource.qualified(),
+                    kind: resource.kind_qualified(),
                     name: object::name(current).unwrap_or("").to_string(),
                     causes: vec![("".into(), message)],
                 })
@@ -211,7 +211,7 @@ async fn bind(
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::Invalid {
-            kind: "bindings".into(),
+            kind: "Binding".into(),
             name: name.to_string(),
             causes: vec![("target.name".into(), "Required value".into())],
         })?
