@@ -1,4 +1,4 @@
-//! Generates the etcd v3 and berth Raft transport code with a vendored protoc,
+//! Generates the etcd v3, berth Raft transport and berth API code with a vendored protoc,
 //! so building needs no system protoc.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "proto/etcd/kv.proto",
             "proto/etcd/rpc.proto",
             "proto/berth/raft.proto",
+            "proto/berth/api/v1/resources.proto",
         ],
         &["proto"],
     )?;

@@ -4,11 +4,14 @@
 //! As kube-apiserver is laid out: [`registry`] says which kinds are served
 //! and how each is checked, [`object`] owns the metadata the server sets,
 //! [`storage`] keeps objects under `/registry/...` with their mod revision
-//! as resourceVersion, and [`rest`] translates HTTP.
+//! as resourceVersion, and [`rest`] translates HTTP. [`grpc`] serves the
+//! same registry to berth's components as `berth.api.v1.Resources`, on the
+//! same port.
 
 pub mod allocator;
 pub mod defaults;
 pub mod error;
+pub mod grpc;
 pub mod metrics;
 pub mod object;
 pub mod patch;
@@ -61,7 +64,12 @@ pub async fn serve(
         bookmark_interval: config.bookmark_interval,
     });
     tokio::spawn(ensure_system_namespaces(api.clone()));
-    axum::serve(listener, rest::router(api))
+    let rest = rest::router(api);
+    // gRPC shares the port: HTTP/2 requests to /berth.api.v1.Resources/...
+    let app = rest
+        .clone()
+        .route_service("/berth.api.v1.Resources/{*method}", grpc::service(rest));
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -1,6 +1,7 @@
 //! Wire definitions: etcd's v3 API (`etcdserverpb`, `mvccpb`), which berth's
 //! store serves so that etcdctl and any etcd client work unchanged, and berth's
-//! own member-to-member Raft transport (`berth.raft`).
+//! own member-to-member Raft transport (`berth.raft`) and the API server's
+//! gRPC front end for components (`berth.api.v1`).
 
 #![allow(clippy::all, missing_docs)]
 
@@ -20,6 +21,14 @@ pub mod berth {
     /// berth's member-to-member transport and replicated command format.
     pub mod raft {
         tonic::include_proto!("berth.raft");
+    }
+
+    /// The API server's gRPC front end for berth's components.
+    pub mod api {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("berth.api.v1");
+        }
     }
 }
 
