@@ -21,6 +21,8 @@ struct Server {
     child: Child,
     _dir: tempfile::TempDir,
     url: String,
+    /// Where the store member serves `/metrics`.
+    store_metrics: String,
 }
 
 impl Drop for Server {
@@ -33,7 +35,7 @@ impl Drop for Server {
 /// One `berth server` member (a single-member store and the API).
 fn start() -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let ports = common::free_ports(3);
+    let ports = common::free_ports(4);
     let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(["server", "--name", "m0"])
@@ -49,6 +51,10 @@ fn start() -> Server {
         ])
         .args(["--api-listen", &format!("127.0.0.1:{}", ports[2])])
         .args(["--watch-bookmark-seconds", "1"])
+        .args([
+            "--listen-metrics-urls",
+            &format!("http://127.0.0.1:{}", ports[3]),
+        ])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -57,6 +63,7 @@ fn start() -> Server {
         child,
         _dir: dir,
         url: format!("http://127.0.0.1:{}", ports[2]),
+        store_metrics: format!("http://127.0.0.1:{}", ports[3]),
     }
 }
 
@@ -429,4 +436,72 @@ async fn kube_rs_services_get_unique_cluster_ips_and_node_ports() {
         )
         .await;
     assert_eq!(api_error(moved.unwrap_err()), (422, "Invalid".into()));
+}
+
+/// A metric's value in a Prometheus text page.
+fn metric(page: &str, name: &str) -> i64 {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} in {page}"))
+}
+
+async fn store_watchers(server: &Server) -> i64 {
+    let client =
+        Client::try_from(kube::Config::new(server.store_metrics.parse().unwrap())).unwrap();
+    let page = client
+        .request_text(http::Request::get("/metrics").body(Vec::new()).unwrap())
+        .await
+        .unwrap();
+    metric(&page, "etcd_debugging_mvcc_watcher_total")
+}
+
+#[tokio::test]
+async fn many_api_watches_cost_no_more_store_watches() {
+    let server = start();
+    let client = client(&server).await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    // One store watch per served resource, opened by the watch cache.
+    let served = berth_apiserver::registry::RESOURCES.len() as i64;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut before = store_watchers(&server).await;
+    while before != served {
+        assert!(
+            Instant::now() < deadline,
+            "{before} store watches, {served} resources"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        before = store_watchers(&server).await;
+    }
+    let mut streams = Vec::new();
+    for _ in 0..50 {
+        let stream = cms
+            .watch(&WatchParams::default(), "0")
+            .await
+            .unwrap()
+            .boxed();
+        streams.push(stream);
+    }
+    cms.create(&PostParams::default(), &configmap("fan-out", "1"))
+        .await
+        .unwrap();
+    for stream in &mut streams {
+        let event = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match stream.try_next().await.unwrap().unwrap() {
+                    WatchEvent::Bookmark(_) => continue,
+                    other => return other,
+                }
+            }
+        })
+        .await
+        .expect("every watcher sees the change");
+        assert!(
+            matches!(event, WatchEvent::Added(cm) if cm.metadata.name.as_deref() == Some("fan-out"))
+        );
+    }
+    assert_eq!(
+        store_watchers(&server).await,
+        before,
+        "50 API watches, no new store watch"
+    );
 }

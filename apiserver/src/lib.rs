@@ -9,6 +9,7 @@
 //! same port.
 
 pub mod allocator;
+pub mod cache;
 pub mod defaults;
 pub mod error;
 pub mod grpc;
@@ -59,10 +60,11 @@ pub async fn serve(
     let storage = storage::Storage::connect(store_url)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let api = Arc::new(rest::Api {
+        cache: cache::WatchCache::new(storage.clone(), config.bookmark_interval),
         storage,
         metrics: metrics::Metrics::default(),
-        bookmark_interval: config.bookmark_interval,
     });
+    api.cache.start_all();
     tokio::spawn(ensure_system_namespaces(api.clone()));
     let rest = rest::router(api);
     // gRPC shares the port: HTTP/2 requests to /berth.api.v1.Resources/...

@@ -33,6 +33,8 @@ pub struct Metrics {
     pub wal_fsync_duration: Histogram,
     /// `etcd_mvcc_db_total_size_in_bytes`.
     pub db_size: Gauge,
+    /// `etcd_debugging_mvcc_watcher_total`: watchers open.
+    pub watchers: Gauge,
 }
 
 impl Metrics {
@@ -51,6 +53,7 @@ impl Metrics {
             proposal_duration: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
             wal_fsync_duration: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
             db_size: Gauge::default(),
+            watchers: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -98,6 +101,11 @@ impl Metrics {
             "etcd_mvcc_db_total_size_in_bytes",
             "State machine size on disk",
             m.db_size.clone(),
+        );
+        registry.register(
+            "etcd_debugging_mvcc_watcher_total",
+            "Watchers open",
+            m.watchers.clone(),
         );
         Arc::new(Metrics { registry, ..m })
     }

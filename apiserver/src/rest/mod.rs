@@ -31,8 +31,8 @@ pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 pub struct Api {
     pub storage: Storage,
     pub metrics: Metrics,
-    /// How often a watch that allows bookmarks gets one.
-    pub bookmark_interval: std::time::Duration,
+    /// Serves every watch.
+    pub cache: crate::cache::WatchCache,
 }
 
 /// The router serving every path of the API.

@@ -16,12 +16,13 @@ use crate::error::{ApiError, Result};
 use crate::metrics::{WatchGuard, WatchLabels};
 use crate::object;
 use crate::registry::Resource;
-use crate::storage::{WatchEvent, WatchEventKind};
+use crate::storage::WatchEventKind;
 use crate::table;
 
-/// Serves a watch. Without a resourceVersion (or with "0") it first sends
-/// the current objects as ADDED, as Kubernetes does; with one, exactly the
-/// changes after it, or a 410 `ERROR` event when it is compacted.
+/// Serves a watch from the watch cache. Without a resourceVersion (or with
+/// "0") it first sends the current objects as ADDED, as Kubernetes does;
+/// with one, exactly the changes after it, or 410 Gone when that version is
+/// older than the cache's window.
 pub async fn serve(
     api: &Api,
     resource: &'static Resource,
@@ -47,32 +48,29 @@ pub async fn serve(
     let (labels, fields) = selector::from_params(params)?;
     let keep = move |v: &Value| labels.matches_labels(v) && fields.matches_fields(v);
     let prefix = object::prefix(resource, ns);
+    let in_scope = move |key: &[u8]| key.starts_with(&prefix);
     let rv = params.get("resourceVersion").unwrap_or("");
-    let (initial, from) = if rv.is_empty() || rv == "0" {
-        let page = api.storage.list(&prefix, None, 0, 0).await?;
-        let mut lines = Vec::new();
-        for item in &page.items {
-            let value = object::decode(item)?;
-            if keep(&value) {
-                lines.push(line("ADDED", &value));
-            }
-        }
-        (lines, page.revision)
+    let from = if rv.is_empty() || rv == "0" {
+        None
     } else {
-        let from = rv
-            .parse::<i64>()
-            .map_err(|_| ApiError::BadRequest(format!("invalid resource version {rv:?}")))?;
-        (Vec::new(), from)
+        Some(
+            rv.parse::<i64>()
+                .map_err(|_| ApiError::BadRequest(format!("invalid resource version {rv:?}")))?,
+        )
     };
+    let subscription = api.cache.watch(resource, from).await?;
+    let initial: Vec<Bytes> = subscription
+        .initial
+        .iter()
+        .filter(|e| in_scope(&e.key) && keep(&e.object))
+        .map(|e| line("ADDED", &e.object))
+        .collect();
     let timeout = params
         .get("timeoutSeconds")
         .and_then(|t| t.parse::<u64>().ok())
         .map(Duration::from_secs);
     let bookmarks = matches!(params.get("allowWatchBookmarks"), Some("true" | "1"));
-    let changes = api
-        .storage
-        .watch(&prefix, from, bookmarks.then_some(api.bookmark_interval))
-        .await?;
+    let changes = subscription.events;
     let bookmark_kind = resource.kind;
     let bookmark_version = resource.api_version();
     let gauge = api
@@ -90,29 +88,28 @@ pub async fn serve(
             // Open as long as the stream is.
             let _open = &guard;
             match event {
-                Ok(WatchEvent {
-                    kind: WatchEventKind::Bookmark,
-                    item,
-                }) => Some(line(
-                    "BOOKMARK",
-                    &json!({
-                        "kind": bookmark_kind,
-                        "apiVersion": bookmark_version,
-                        "metadata": {"resourceVersion": item.mod_revision.to_string()},
-                    }),
-                )),
-                Ok(WatchEvent { kind, item }) => {
-                    let value = object::decode(&item).ok()?;
-                    if !keep(&value) {
+                Ok(e) if e.kind == WatchEventKind::Bookmark => Some(if bookmarks {
+                    line(
+                        "BOOKMARK",
+                        &json!({
+                            "kind": bookmark_kind,
+                            "apiVersion": bookmark_version,
+                            "metadata": {"resourceVersion": e.revision.to_string()},
+                        }),
+                    )
+                } else {
+                    Bytes::new()
+                }),
+                Ok(e) => {
+                    if !in_scope(&e.key) || !keep(&e.object) {
                         return Some(Bytes::new());
                     }
-                    let kind = match kind {
+                    let kind = match e.kind {
                         WatchEventKind::Added => "ADDED",
                         WatchEventKind::Modified => "MODIFIED",
-                        WatchEventKind::Deleted => "DELETED",
-                        WatchEventKind::Bookmark => return Some(Bytes::new()),
+                        WatchEventKind::Deleted | WatchEventKind::Bookmark => "DELETED",
                     };
-                    Some(line(kind, &value))
+                    Some(line(kind, &e.object))
                 }
                 Err(e) => Some(line("ERROR", &e.status())),
             }

@@ -142,6 +142,7 @@ impl EtcdServer {
             .applied_index
             .set(m.last_applied.map(|l| l.index).unwrap_or(0));
         self.metrics.db_size.set(self.kv.db_size());
+        self.metrics.watchers.set(self.hub().watchers());
     }
 
     /// Stops Raft; in-flight requests fail with `server stopped`.

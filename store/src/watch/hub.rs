@@ -25,6 +25,8 @@ pub struct WatchHub {
     kv: KvStore,
     ring: Mutex<Ring>,
     latest: watch::Sender<i64>,
+    /// Watchers open on every stream (`etcd_debugging_mvcc_watcher_total`).
+    watchers: std::sync::atomic::AtomicI64,
 }
 
 struct Ring {
@@ -60,7 +62,19 @@ impl WatchHub {
                 complete_from: current + 1,
             }),
             latest,
+            watchers: std::sync::atomic::AtomicI64::new(0),
         })
+    }
+
+    /// How many watchers are open.
+    pub fn watchers(&self) -> i64 {
+        self.watchers.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counts `delta` watchers opened (or closed, when negative).
+    pub(super) fn count_watchers(&self, delta: i64) {
+        self.watchers
+            .fetch_add(delta, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn ring(&self) -> MutexGuard<'_, Ring> {

@@ -37,8 +37,16 @@ pub(super) struct WatchStream {
     header: HeaderFn,
     out: Outbound,
     watchers: BTreeMap<i64, Watcher>,
+    /// How many of `watchers` the hub has counted.
+    counted: i64,
     next_id: i64,
     progress_pending: bool,
+}
+
+impl Drop for WatchStream {
+    fn drop(&mut self) {
+        self.hub.count_watchers(-self.counted);
+    }
 }
 
 impl WatchStream {
@@ -48,6 +56,7 @@ impl WatchStream {
             header,
             out,
             watchers: BTreeMap::new(),
+            counted: 0,
             next_id: 0,
             progress_pending: false,
         }
@@ -116,7 +125,20 @@ impl WatchStream {
         }
     }
 
+    /// Brings the hub's watcher count up to date with this stream's.
+    fn sync_count(&mut self) {
+        let now = self.watchers.len() as i64;
+        self.hub.count_watchers(now - self.counted);
+        self.counted = now;
+    }
+
     async fn handle(&mut self, request: WatchRequest) -> Result<(), ()> {
+        let result = self.handle_request(request).await;
+        self.sync_count();
+        result
+    }
+
+    async fn handle_request(&mut self, request: WatchRequest) -> Result<(), ()> {
         match request.request_union {
             Some(RequestUnion::CreateRequest(create)) => self.create(create).await,
             Some(RequestUnion::CancelRequest(cancel)) => {
@@ -225,6 +247,7 @@ impl WatchStream {
                 }
                 Err(StoreError::Compacted) => {
                     self.watchers.remove(&id);
+                    self.sync_count();
                     self.send_compacted(id, self.hub.compact_revision()).await?;
                 }
                 Err(e) => {

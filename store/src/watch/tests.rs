@@ -225,3 +225,34 @@ async fn a_client_that_never_reads_does_not_block_applying() {
     assert!(applied.is_ok());
     assert_eq!(f.kv.current_revision(), 1001);
 }
+
+#[tokio::test]
+async fn the_hub_counts_open_watchers_across_streams() {
+    let f = fixture(64);
+    let (tx1, mut out1) = f.open();
+    let (tx2, mut out2) = f.open();
+    tx1.send(create("a", "", 0)).await.unwrap();
+    tx1.send(create("b", "", 0)).await.unwrap();
+    tx2.send(create("c", "", 0)).await.unwrap();
+    next(&mut out1).await;
+    next(&mut out1).await;
+    next(&mut out2).await;
+    assert_eq!(f.hub.watchers(), 3);
+    tx1.send(Ok(WatchRequest {
+        request_union: Some(RequestUnion::CancelRequest(WatchCancelRequest {
+            watch_id: 0,
+        })),
+    }))
+    .await
+    .unwrap();
+    assert!(next(&mut out1).await.canceled);
+    assert_eq!(f.hub.watchers(), 2);
+    // A stream that ends takes its watchers with it.
+    drop(tx2);
+    drop(out2);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while f.hub.watchers() != 1 {
+        assert!(std::time::Instant::now() < deadline, "{}", f.hub.watchers());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
