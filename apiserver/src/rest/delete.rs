@@ -283,7 +283,7 @@ pub async fn delete_collection(
     params: &Params,
     options: &DeleteOptions,
 ) -> Result<Response> {
-    let (labels, fields) = selector::from_params(params)?;
+    let (labels, fields) = selector::from_params(params, resource)?;
     let page = api
         .storage
         .list(&object::prefix(resource, ns), None, 0, 0)

@@ -73,7 +73,7 @@ pub async fn list(
     params: &Params,
     as_table: bool,
 ) -> Result<Response> {
-    let (labels, fields) = selector::from_params(params)?;
+    let (labels, fields) = selector::from_params(params, resource)?;
     let limit: i64 = match params.get("limit") {
         Some(l) => l
             .parse()

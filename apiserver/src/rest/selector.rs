@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::error::{ApiError, Result};
+use crate::registry::Resource;
 
 /// One requirement on a label or field.
 #[derive(Debug, PartialEq)]
@@ -17,6 +18,19 @@ enum Requirement {
     NotExists(String),
 }
 
+impl Requirement {
+    fn key(&self) -> &str {
+        match self {
+            Requirement::Equals(k, _)
+            | Requirement::NotEquals(k, _)
+            | Requirement::In(k, _)
+            | Requirement::NotIn(k, _)
+            | Requirement::Exists(k)
+            | Requirement::NotExists(k) => k,
+        }
+    }
+}
+
 /// A parsed selector: every requirement must hold.
 #[derive(Debug, Default, PartialEq)]
 pub struct Selector {
@@ -24,11 +38,60 @@ pub struct Selector {
 }
 
 /// The label and field selectors of a list or watch request.
-pub fn from_params(params: &super::Params) -> Result<(Selector, Selector)> {
+pub fn from_params(params: &super::Params, resource: &Resource) -> Result<(Selector, Selector)> {
+    let fields = Selector::fields(params.get("fieldSelector").unwrap_or(""))?;
+    for requirement in &fields.requirements {
+        let field = requirement.key();
+        if !field_supported(resource.kind, field) {
+            return Err(ApiError::BadRequest(format!(
+                "field label not supported: {field}"
+            )));
+        }
+    }
     Ok((
         Selector::labels(params.get("labelSelector").unwrap_or(""))?,
-        Selector::fields(params.get("fieldSelector").unwrap_or(""))?,
+        fields,
     ))
+}
+
+/// The fields a kind can be selected by, as Kubernetes lists them: every
+/// kind's name and namespace, and a few more per kind.
+fn field_supported(kind: &str, field: &str) -> bool {
+    if matches!(field, "metadata.name" | "metadata.namespace") {
+        return true;
+    }
+    let extra: &[&str] = match kind {
+        "Pod" => &[
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.nominatedNodeName",
+        ],
+        "Event" => &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
+        "Node" => &["spec.unschedulable"],
+        "Namespace" => &["status.phase"],
+        "Secret" => &["type"],
+        "ReplicaSet" => &["status.replicas"],
+        "Service" => &["spec.clusterIP", "spec.type"],
+        _ => &[],
+    };
+    extra.contains(&field)
 }
 
 impl Selector {
@@ -51,20 +114,39 @@ impl Selector {
 
     /// Whether the object's fields satisfy the selector; a field path is
     /// dotted (`metadata.name`, `spec.nodeName`).
+    /// A field that is absent reads as "" (so `spec.nodeName=` selects
+    /// unscheduled pods), booleans and numbers as their text.
     pub fn matches_fields(&self, object: &Value) -> bool {
-        let get = |path: &str| {
-            let pointer = format!("/{}", path.replace('.', "/"));
-            object.pointer(&pointer).and_then(Value::as_str)
+        let get = |path: &str| -> Option<std::borrow::Cow<'_, str>> {
+            let pointer = if path == "source" {
+                "/source/component".to_string()
+            } else {
+                format!("/{}", path.replace('.', "/"))
+            };
+            Some(match object.pointer(&pointer) {
+                Some(Value::String(s)) => std::borrow::Cow::Borrowed(s.as_str()),
+                Some(Value::Bool(b)) => std::borrow::Cow::Owned(b.to_string()),
+                Some(Value::Number(n)) => std::borrow::Cow::Owned(n.to_string()),
+                _ => std::borrow::Cow::Borrowed(""),
+            })
         };
         self.matches(get)
     }
 
-    fn matches<'a>(&self, get: impl Fn(&str) -> Option<&'a str>) -> bool {
+    fn matches<'a, S: AsRef<str> + 'a>(&self, get: impl Fn(&str) -> Option<S>) -> bool {
+        let get = |k: &str| get(k);
+        let eq = |x: &Option<S>, v: &str| x.as_ref().is_some_and(|x| x.as_ref() == v);
         self.requirements.iter().all(|r| match r {
-            Requirement::Equals(k, v) => get(k) == Some(v.as_str()),
-            Requirement::NotEquals(k, v) => get(k) != Some(v.as_str()),
-            Requirement::In(k, vs) => get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
-            Requirement::NotIn(k, vs) => !get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
+            Requirement::Equals(k, v) => eq(&get(k), v),
+            Requirement::NotEquals(k, v) => !eq(&get(k), v),
+            Requirement::In(k, vs) => {
+                let x = get(k);
+                vs.iter().any(|v| eq(&x, v))
+            }
+            Requirement::NotIn(k, vs) => {
+                let x = get(k);
+                !vs.iter().any(|v| eq(&x, v))
+            }
             Requirement::Exists(k) => get(k).is_some(),
             Requirement::NotExists(k) => get(k).is_none(),
         })
@@ -175,5 +257,28 @@ mod tests {
             .unwrap()
             .matches_fields(&pod));
         assert!(Selector::fields("metadata.name").is_err());
+    }
+
+    #[test]
+    fn absent_fields_read_empty_and_unsupported_fields_are_refused() {
+        let unscheduled =
+            serde_json::json!({"metadata": {"name": "p"}, "spec": {"hostNetwork": true}});
+        let bound = serde_json::json!({"metadata": {"name": "q"}, "spec": {"nodeName": "n1"}});
+        let s = Selector::fields("spec.nodeName=").unwrap();
+        assert!(s.matches_fields(&unscheduled) && !s.matches_fields(&bound));
+        let s = Selector::fields("spec.nodeName!=,status.phase!=Succeeded").unwrap();
+        assert!(!s.matches_fields(&unscheduled) && s.matches_fields(&bound));
+        assert!(Selector::fields("spec.hostNetwork=true")
+            .unwrap()
+            .matches_fields(&unscheduled));
+        let pods = crate::registry::find("", "v1", "pods").unwrap();
+        let params = super::super::Params::parse("fieldSelector=spec.bogus%3Dx");
+        let err = from_params(&params, pods).unwrap_err();
+        assert_eq!(err.to_string(), "field label not supported: spec.bogus");
+        let events = crate::registry::find("", "v1", "events").unwrap();
+        let params = super::super::Params::parse(
+            "fieldSelector=involvedObject.name%3Dp,involvedObject.uid%3Du",
+        );
+        assert!(from_params(&params, events).is_ok());
     }
 }

@@ -45,7 +45,7 @@ pub async fn serve(
             line(kind, value)
         }
     };
-    let (labels, fields) = selector::from_params(params)?;
+    let (labels, fields) = selector::from_params(params, resource)?;
     let keep = move |v: &Value| labels.matches_labels(v) && fields.matches_fields(v);
     let prefix = object::prefix(resource, ns);
     let in_scope = move |key: &[u8]| key.starts_with(&prefix);
