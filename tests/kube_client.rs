@@ -505,3 +505,63 @@ async fn many_api_watches_cost_no_more_store_watches() {
         "50 API watches, no new store watch"
     );
 }
+
+#[tokio::test]
+async fn bad_bodies_get_kubernetes_errors_and_change_nothing() {
+    let server = start();
+    let client = client(&server).await;
+    let post = |body: Vec<u8>| {
+        http::Request::post("/api/v1/namespaces/default/configmaps")
+            .header("Content-Type", "application/json")
+            .body(body)
+            .unwrap()
+    };
+    let malformed = client
+        .request_text(post(br#"{"metadata": {"name": "x",}}"#.to_vec()))
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = malformed else {
+        panic!("{malformed:?}")
+    };
+    assert_eq!((status.code, status.reason.as_str()), (400, "BadRequest"));
+    assert!(
+        status.message.contains("line 1 column"),
+        "{}",
+        status.message
+    );
+
+    let huge = format!(
+        r#"{{"metadata": {{"name": "huge"}}, "data": {{"a": "{}"}}}}"#,
+        "x".repeat(4 << 20)
+    );
+    let too_large = client
+        .request_text(post(huge.into_bytes()))
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = too_large else {
+        panic!("{too_large:?}")
+    };
+    assert_eq!(
+        (status.code, status.reason.as_str()),
+        (413, "RequestEntityTooLarge")
+    );
+
+    let wrong_kind = client
+        .request_text(post(
+            br#"{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}}"#.to_vec(),
+        ))
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = wrong_kind else {
+        panic!("{wrong_kind:?}")
+    };
+    assert_eq!(status.code, 400);
+
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    assert!(cms
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+}
