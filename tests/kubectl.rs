@@ -446,6 +446,40 @@ fn the_guides_manifests_apply_unchanged_and_reapply_as_strategic_merge_patches()
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // Events: `get events` columns, and `describe` finds a pod's events by
+    // field selector on the involved object.
+    plane.apply(
+        0,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: web\n    image: web:1\n",
+    );
+    let uid = plane.ok(0, &["get", "pod", "web", "-o", "jsonpath={.metadata.uid}"]);
+    let event = format!(
+        "apiVersion: v1\nkind: Event\nmetadata:\n  name: web.1\ninvolvedObject:\n  kind: Pod\n  name: web\n  namespace: default\n  uid: {uid}\nreason: FailedScheduling\nmessage: '0/3 nodes are available: 3 Insufficient cpu.'\ntype: Warning\ncount: 1\nsource:\n  component: default-scheduler\n"
+    );
+    assert_eq!(plane.apply(1, &event), "event/web.1 created\n");
+    let events = plane.ok(2, &["get", "events"]);
+    let header: Vec<&str> = events
+        .lines()
+        .next()
+        .unwrap()
+        .split("  ")
+        .filter(|c| !c.is_empty())
+        .map(str::trim)
+        .collect();
+    assert_eq!(header, ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]);
+    assert!(
+        events.contains(
+            "Warning   FailedScheduling   pod/web   0/3 nodes are available: 3 Insufficient cpu."
+        ),
+        "{events}"
+    );
+    let describe = plane.ok(0, &["describe", "pod", "web"]);
+    assert!(
+        describe.contains("Warning  FailedScheduling")
+            && describe.contains("default-scheduler  0/3 nodes are available: 3 Insufficient cpu."),
+        "{describe}"
+    );
 }
 
 #[test]
