@@ -268,6 +268,71 @@ fn kubectl_against_three_berth_servers() {
         "{conflict}"
     );
 
+    // Typed commands send protobuf bodies.
+    assert_eq!(
+        plane.ok(1, &["create", "namespace", "typed"]),
+        "namespace/typed created\n"
+    );
+    for (args, expected) in [
+        (
+            vec![
+                "create",
+                "deployment",
+                "web",
+                "--image=nginx:1.25",
+                "--replicas=2",
+                "--port=80",
+            ],
+            "deployment.apps/web created\n",
+        ),
+        (
+            vec!["create", "configmap", "c", "--from-literal=a=b"],
+            "configmap/c created\n",
+        ),
+        (
+            vec!["create", "secret", "generic", "s", "--from-literal=p=q"],
+            "secret/s created\n",
+        ),
+        (
+            vec!["create", "service", "nodeport", "web", "--tcp=80:8080"],
+            "service/web created\n",
+        ),
+        (
+            vec![
+                "autoscale",
+                "deployment",
+                "web",
+                "--min=2",
+                "--max=5",
+                "--cpu-percent=80",
+            ],
+            "horizontalpodautoscaler.autoscaling/web autoscaled\n",
+        ),
+    ] {
+        let mut full = vec!["-n", "typed"];
+        full.extend(args);
+        assert_eq!(plane.ok(2, &full), expected);
+    }
+    assert_eq!(
+        plane.ok(0, &["-n", "typed", "get", "deploy", "web", "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].ports[0].containerPort} {.spec.strategy.type}"]),
+        "2 80 RollingUpdate"
+    );
+    assert_eq!(
+        plane.ok(
+            0,
+            &[
+                "-n",
+                "typed",
+                "get",
+                "secret",
+                "s",
+                "-o",
+                "jsonpath={.data.p}"
+            ]
+        ),
+        "cQ=="
+    );
+
     // Deletes, and Kubernetes' errors.
     assert_eq!(
         plane.ok(2, &["-n", "demo", "delete", "cm", "c1"]),

@@ -43,7 +43,7 @@ pub enum ApiError {
     #[error("the request is too large")]
     TooLarge,
     /// 415 UnsupportedMediaType.
-    #[error("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json")]
+    #[error("the body of the request was in an unknown format - accepted media types include: application/json, application/vnd.kubernetes.protobuf, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json")]
     UnsupportedMediaType,
     /// 503/500: the store failed or is unreachable.
     #[error("{0}")]

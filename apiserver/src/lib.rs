@@ -16,6 +16,7 @@ pub mod grpc;
 pub mod metrics;
 pub mod object;
 pub mod patch;
+pub mod protobuf;
 pub mod registry;
 pub mod rest;
 pub mod storage;

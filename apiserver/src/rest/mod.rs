@@ -165,7 +165,7 @@ async fn dispatch(api: &Api, req: Request) -> Result<Response> {
                     handlers::create(api, resource, ns, body, &params).await
                 }
                 Method::DELETE => {
-                    let body = body_bytes(req).await?;
+                    let body = delete_body(req).await?;
                     let options = delete::DeleteOptions::parse(&body, &params)?;
                     delete::delete_collection(api, resource, ns, &params, &options).await
                 }
@@ -190,7 +190,7 @@ async fn dispatch(api: &Api, req: Request) -> Result<Response> {
                     handlers::patch(api, resource, ns, &name, &kind, &body, &params).await
                 }
                 Method::DELETE => {
-                    let body = body_bytes(req).await?;
+                    let body = delete_body(req).await?;
                     let options = delete::DeleteOptions::parse(&body, &params)?;
                     delete::delete(api, resource, ns, &name, &options).await
                 }
@@ -275,14 +275,32 @@ async fn body_bytes(req: Request) -> Result<bytes::Bytes> {
         .map_err(|_| ApiError::TooLarge)
 }
 
+/// A create or update body: JSON, or Kubernetes' protobuf (what typed
+/// clients such as `kubectl create namespace` send).
 async fn body_json(req: Request) -> Result<Value> {
-    match content_type(&req).as_str() {
-        "" | "application/json" => {}
-        _ => return Err(ApiError::UnsupportedMediaType),
-    }
+    let kind = content_type(&req);
     let bytes = body_bytes(req).await?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::BadRequest(format!("the request body is not valid JSON: {e}")))
+    match kind.as_str() {
+        "" | "application/json" => serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::BadRequest(format!("the request body is not valid JSON: {e}"))),
+        crate::protobuf::CONTENT_TYPE => crate::protobuf::decode(&bytes).map_err(|e| {
+            ApiError::BadRequest(format!("the request body is not valid protobuf: {e}"))
+        }),
+        _ => Err(ApiError::UnsupportedMediaType),
+    }
+}
+
+/// A DELETE body (DeleteOptions) as JSON bytes, whichever encoding came.
+async fn delete_body(req: Request) -> Result<Vec<u8>> {
+    let kind = content_type(&req);
+    let bytes = body_bytes(req).await?;
+    if kind == crate::protobuf::CONTENT_TYPE && !bytes.is_empty() {
+        let value = crate::protobuf::decode(&bytes).map_err(|e| {
+            ApiError::BadRequest(format!("the request body is not valid protobuf: {e}"))
+        })?;
+        return serde_json::to_vec(&value).map_err(|e| ApiError::Store(e.to_string()));
+    }
+    Ok(bytes.to_vec())
 }
 
 /// A JSON response with `code`.
