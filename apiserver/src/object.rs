@@ -116,9 +116,42 @@ pub fn prepare_update(
     resource: &Resource,
     namespace: Option<&str>,
     name: &str,
+    body: Value,
+    existing: &Value,
+    validation: FieldValidation,
+) -> Result<Prepared> {
+    update(resource, namespace, name, body, existing, validation, true)
+}
+
+/// [`prepare_update`] for a subresource write (status, scale, binding),
+/// which may change what the object's own updates may not
+/// (`spec.nodeName` of a pod).
+pub fn prepare_subresource_update(
+    resource: &Resource,
+    namespace: Option<&str>,
+    name: &str,
+    body: Value,
+    existing: &Value,
+) -> Result<Prepared> {
+    update(
+        resource,
+        namespace,
+        name,
+        body,
+        existing,
+        FieldValidation::Ignore,
+        false,
+    )
+}
+
+fn update(
+    resource: &Resource,
+    namespace: Option<&str>,
+    name: &str,
     mut body: Value,
     existing: &Value,
     validation: FieldValidation,
+    immutable_fields: bool,
 ) -> Result<Prepared> {
     check_type(resource, &mut body)?;
     let meta = metadata_mut(&mut body)?;
@@ -160,7 +193,8 @@ pub fn prepare_update(
             meta.insert("generation".into(), json!(generation + 1));
         }
     }
-    typed_check(resource, body, Some(existing), validation)
+    let old = immutable_fields.then_some(existing);
+    typed_check(resource, body, old, validation)
 }
 
 /// How a write treats fields its kind does not declare: the
@@ -199,7 +233,8 @@ pub struct Prepared {
 }
 
 /// Decodes the body as its kind: a wrong field type is refused, unknown
-/// fields are handled as `validation` says.
+/// fields are handled as `validation` says; then validates it (against
+/// `old` for fields that may not change).
 fn typed_check(
     resource: &Resource,
     body: Value,

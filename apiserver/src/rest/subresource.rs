@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::handlers::{conflict, read, store_update, with_rv};
 use super::{json_response, Api};
 use crate::error::{ApiError, Result};
-use crate::object::{self, FieldValidation};
+use crate::object;
 use crate::patch::Patch;
 use crate::registry::Resource;
 
@@ -146,14 +146,7 @@ async fn modify(
     for _ in 0..ATTEMPTS {
         let (existing, current) = read(api, resource, ns, name).await?;
         let updated = change(&existing)?;
-        let prepared = object::prepare_update(
-            resource,
-            ns,
-            name,
-            updated,
-            &existing,
-            FieldValidation::Ignore,
-        )?;
+        let prepared = object::prepare_subresource_update(resource, ns, name, updated, &existing)?;
         let mut value = prepared.value;
         if let Some(revision) =
             store_update(api, resource, ns, name, (&existing, current), &mut value).await?

@@ -66,6 +66,9 @@ pub fn validate(kind: &str, object: &Value, old: Option<&Value>) -> Errors {
             if let Some(spec) = object.get("spec") {
                 pod::pod_spec(spec, "spec", &mut errors);
             }
+            if let Some(old) = old {
+                pod::pod_update(object, old, &mut errors);
+            }
         }
         "Deployment" | "ReplicaSet" => workloads::workload(object, old, &mut errors),
         "Service" => workloads::service(object, &mut errors),

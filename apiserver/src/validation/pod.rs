@@ -116,6 +116,46 @@ fn container(c: &Value, path: &str, names: &mut HashSet<String>, errors: &mut Er
     }
 }
 
+/// What a pod update may change in the spec: container images,
+/// `activeDeadlineSeconds`, added tolerations, removed scheduling gates;
+/// the rest is fixed once the pod exists.
+pub fn pod_update(new: &Value, old: &Value, errors: &mut Errors) {
+    let (Some(new_spec), Some(old_spec)) = (new.get("spec"), old.get("spec")) else {
+        return;
+    };
+    let masked = |spec: &Value| {
+        let mut spec = spec.clone();
+        for list in ["containers", "initContainers"] {
+            if let Some(items) = spec.get_mut(list).and_then(Value::as_array_mut) {
+                for c in items.iter_mut().filter_map(Value::as_object_mut) {
+                    c.remove("image");
+                }
+            }
+        }
+        if let Some(obj) = spec.as_object_mut() {
+            for field in ["activeDeadlineSeconds", "tolerations", "schedulingGates"] {
+                obj.remove(field);
+            }
+        }
+        spec
+    };
+    let tolerations = |spec: &Value| -> Vec<Value> {
+        spec.get("tolerations")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let kept = tolerations(old_spec)
+        .iter()
+        .all(|t| tolerations(new_spec).contains(t));
+    if masked(new_spec) != masked(old_spec) || !kept {
+        errors.push(
+            "spec",
+            "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
+        );
+    }
+}
+
 /// A port number in 1..=65535; `required` says whether it must be there
 /// (an optional one may be absent or 0).
 pub fn port_number(value: Option<&Value>, path: &str, required: bool, errors: &mut Errors) {
@@ -170,5 +210,24 @@ mod tests {
             "Invalid value: 70000: must be between 1 and 65535, inclusive"
         );
         assert!(check(json!({"containers": [{"name": "ok", "image": "i"}]})).is_empty());
+    }
+
+    #[test]
+    fn pod_updates_change_images_and_tolerations_only() {
+        let old = json!({"spec": {"containers": [{"name": "c", "image": "a:1"}], "tolerations": [{"key": "k"}]}});
+        let image = json!({"spec": {"containers": [{"name": "c", "image": "a:2"}], "tolerations": [{"key": "k"}, {"key": "j"}]}});
+        let mut errors = Errors::default();
+        pod_update(&image, &old, &mut errors);
+        assert!(errors.0.is_empty(), "{:?}", errors.0);
+        for forbidden in [
+            json!({"spec": {"containers": [{"name": "d", "image": "a:1"}], "tolerations": [{"key": "k"}]}}),
+            json!({"spec": {"containers": [{"name": "c", "image": "a:1"}], "tolerations": []}}),
+            json!({"spec": {"containers": [{"name": "c", "image": "a:1"}], "tolerations": [{"key": "k"}], "nodeName": "n"}}),
+        ] {
+            let mut errors = Errors::default();
+            pod_update(&forbidden, &old, &mut errors);
+            assert_eq!(errors.0.len(), 1, "{forbidden}");
+            assert_eq!(errors.0[0].0, "spec");
+        }
     }
 }
