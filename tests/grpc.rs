@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_proto::berth::api::v1::resources_client::ResourcesClient;
@@ -16,38 +15,7 @@ use serde_json::{json, Value};
 use tonic::transport::Channel;
 use tonic::Code;
 
-struct Server(Child, #[allow(dead_code)] tempfile::TempDir);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start() -> (Server, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let ports = common::free_ports(3);
-    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["server", "--name", "m0"])
-        .arg("--data-dir")
-        .arg(dir.path().join("m0"))
-        .args([
-            "--listen-client-urls",
-            &format!("http://127.0.0.1:{}", ports[0]),
-        ])
-        .args([
-            "--listen-peer-urls",
-            &format!("http://127.0.0.1:{}", ports[1]),
-        ])
-        .args(["--api-listen", &format!("127.0.0.1:{}", ports[2])])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    (Server(child, dir), format!("http://127.0.0.1:{}", ports[2]))
-}
+use common::berth_server;
 
 fn pods() -> Option<ResourceRef> {
     Some(ResourceRef {
@@ -55,6 +23,49 @@ fn pods() -> Option<ResourceRef> {
         version: "v1".into(),
         resource: "pods".into(),
     })
+}
+
+fn create_pod(object: &Value) -> CreateRequest {
+    CreateRequest {
+        resource: pods(),
+        namespace: "default".into(),
+        object: serde_json::to_vec(object).unwrap(),
+        field_validation: String::new(),
+    }
+}
+
+fn update_pod(object: &Value) -> UpdateRequest {
+    UpdateRequest {
+        resource: pods(),
+        namespace: "default".into(),
+        name: "p".into(),
+        object: serde_json::to_vec(object).unwrap(),
+    }
+}
+
+fn pod_p() -> GetRequest {
+    GetRequest {
+        resource: pods(),
+        namespace: "default".into(),
+        name: "p".into(),
+    }
+}
+
+fn bind_p(node: &str) -> BindRequest {
+    BindRequest {
+        namespace: "default".into(),
+        name: "p".into(),
+        node_name: node.into(),
+    }
+}
+
+fn delete_p(options: &[u8]) -> DeleteRequest {
+    DeleteRequest {
+        resource: pods(),
+        namespace: "default".into(),
+        name: "p".into(),
+        options: options.to_vec(),
+    }
 }
 
 fn json_of(bytes: &[u8]) -> Value {
@@ -102,8 +113,8 @@ async fn connect(url: &str) -> ResourcesClient<Channel> {
 
 #[tokio::test]
 async fn every_call_with_the_rest_apis_semantics() {
-    let (_server, url) = start();
-    let mut client = connect(&url).await;
+    let server = berth_server();
+    let mut client = connect(&server.url).await;
 
     let list = client
         .list(ListRequest {
@@ -133,16 +144,7 @@ async fn every_call_with_the_rest_apis_semantics() {
 
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"app": "a"}},
         "spec": {"containers": [{"name": "c", "image": "c:1"}]}});
-    let created = client
-        .create(CreateRequest {
-            resource: pods(),
-            namespace: "default".into(),
-            object: serde_json::to_vec(&pod).unwrap(),
-            field_validation: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let created = client.create(create_pod(&pod)).await.unwrap().into_inner();
     let created = json_of(&created.json);
     assert_eq!(
         created["spec"]["restartPolicy"], "Always",
@@ -159,29 +161,13 @@ async fn every_call_with_the_rest_apis_semantics() {
     assert_eq!(json_of(&event.object)["metadata"]["name"], "p");
 
     // Same errors as REST: AlreadyExists, and Strict field validation.
-    let again = client
-        .create(CreateRequest {
-            resource: pods(),
-            namespace: "default".into(),
-            object: serde_json::to_vec(&pod).unwrap(),
-            field_validation: String::new(),
-        })
-        .await
-        .unwrap_err();
+    let again = client.create(create_pod(&pod)).await.unwrap_err();
     assert_eq!(again.code(), Code::AlreadyExists);
     assert_eq!(status_of(&again)["reason"], "AlreadyExists");
     let mut typo = pod.clone();
     typo["metadata"]["name"] = json!("q");
     typo["spec"]["nodeNme"] = json!("x");
-    let strict = client
-        .create(CreateRequest {
-            resource: pods(),
-            namespace: "default".into(),
-            object: serde_json::to_vec(&typo).unwrap(),
-            field_validation: String::new(),
-        })
-        .await
-        .unwrap_err();
+    let strict = client.create(create_pod(&typo)).await.unwrap_err();
     assert_eq!(strict.code(), Code::InvalidArgument);
     assert!(
         strict.message().contains("unknown field \"spec.nodeNme\""),
@@ -193,36 +179,18 @@ async fn every_call_with_the_rest_apis_semantics() {
     let mut stale = created.clone();
     stale["metadata"]["labels"]["app"] = json!("b");
     let updated = client
-        .update(UpdateRequest {
-            resource: pods(),
-            namespace: "default".into(),
-            name: "p".into(),
-            object: serde_json::to_vec(&stale).unwrap(),
-        })
+        .update(update_pod(&stale))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(json_of(&updated.json)["metadata"]["labels"]["app"], "b");
-    let conflict = client
-        .update(UpdateRequest {
-            resource: pods(),
-            namespace: "default".into(),
-            name: "p".into(),
-            object: serde_json::to_vec(&stale).unwrap(),
-        })
-        .await
-        .unwrap_err();
+    let conflict = client.update(update_pod(&stale)).await.unwrap_err();
     assert_eq!(conflict.code(), Code::Aborted);
     assert_eq!(status_of(&conflict)["reason"], "Conflict");
     let mut with_status = json_of(&updated.json);
     with_status["status"]["phase"] = json!("Running");
     let status = client
-        .update_status(UpdateRequest {
-            resource: pods(),
-            namespace: "default".into(),
-            name: "p".into(),
-            object: serde_json::to_vec(&with_status).unwrap(),
-        })
+        .update_status(update_pod(&with_status))
         .await
         .unwrap()
         .into_inner();
@@ -243,63 +211,20 @@ async fn every_call_with_the_rest_apis_semantics() {
     assert_eq!(json_of(&patched.json)["metadata"]["annotations"]["x"], "y");
 
     // Bind once; a second bind conflicts.
-    client
-        .bind(BindRequest {
-            namespace: "default".into(),
-            name: "p".into(),
-            node_name: "n1".into(),
-        })
-        .await
-        .unwrap();
-    let got = client
-        .get(GetRequest {
-            resource: pods(),
-            namespace: "default".into(),
-            name: "p".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    client.bind(bind_p("n1")).await.unwrap();
+    let got = client.get(pod_p()).await.unwrap().into_inner();
     assert_eq!(json_of(&got.json)["spec"]["nodeName"], "n1");
-    let rebind = client
-        .bind(BindRequest {
-            namespace: "default".into(),
-            name: "p".into(),
-            node_name: "n2".into(),
-        })
-        .await
-        .unwrap_err();
+    let rebind = client.bind(bind_p("n2")).await.unwrap_err();
     assert_eq!(rebind.code(), Code::Aborted);
 
     // A bound pod is deleted gracefully, then for good with grace 0.
-    let marked = client
-        .delete(DeleteRequest {
-            resource: pods(),
-            namespace: "default".into(),
-            name: "p".into(),
-            options: Vec::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let marked = client.delete(delete_p(b"")).await.unwrap().into_inner();
     assert!(json_of(&marked.json)["metadata"]["deletionTimestamp"].is_string());
     client
-        .delete(DeleteRequest {
-            resource: pods(),
-            namespace: "default".into(),
-            name: "p".into(),
-            options: br#"{"gracePeriodSeconds":0}"#.to_vec(),
-        })
+        .delete(delete_p(br#"{"gracePeriodSeconds":0}"#))
         .await
         .unwrap();
-    let gone = client
-        .get(GetRequest {
-            resource: pods(),
-            namespace: "default".into(),
-            name: "p".into(),
-        })
-        .await
-        .unwrap_err();
+    let gone = client.get(pod_p()).await.unwrap_err();
     assert_eq!(gone.code(), Code::NotFound);
     assert_eq!(status_of(&gone)["message"], "pods \"p\" not found");
 

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
@@ -17,55 +16,7 @@ use kube::api::{
 use kube::Client;
 use serde_json::json;
 
-struct Server {
-    child: Child,
-    _dir: tempfile::TempDir,
-    url: String,
-    /// Where the store member serves `/metrics`.
-    store_metrics: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One `berth server` member (a single-member store and the API).
-fn start() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let ports = common::free_ports(4);
-    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["server", "--name", "m0"])
-        .arg("--data-dir")
-        .arg(dir.path().join("m0"))
-        .args([
-            "--listen-client-urls",
-            &format!("http://127.0.0.1:{}", ports[0]),
-        ])
-        .args([
-            "--listen-peer-urls",
-            &format!("http://127.0.0.1:{}", ports[1]),
-        ])
-        .args(["--api-listen", &format!("127.0.0.1:{}", ports[2])])
-        .args(["--watch-bookmark-seconds", "1"])
-        .args([
-            "--listen-metrics-urls",
-            &format!("http://127.0.0.1:{}", ports[3]),
-        ])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    Server {
-        child,
-        _dir: dir,
-        url: format!("http://127.0.0.1:{}", ports[2]),
-        store_metrics: format!("http://127.0.0.1:{}", ports[3]),
-    }
-}
+use common::{berth_server as start, Server};
 
 async fn client(server: &Server) -> Client {
     let config = kube::Config::new(server.url.parse().unwrap());

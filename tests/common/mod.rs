@@ -32,3 +32,51 @@ pub fn run_with_input(mut command: std::process::Command, input: &str) -> std::p
         .unwrap();
     child.wait_with_output().unwrap()
 }
+
+/// One `berth server` process: a single-member store and the API beside
+/// it, with data in a temporary folder; killed when dropped.
+#[allow(dead_code)] // not every test binary starts one
+pub struct Server {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+    /// The API's URL (REST and gRPC).
+    pub url: String,
+    /// Where the store member serves `/metrics`.
+    pub store_metrics: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a [`Server`], BOOKMARKs every second; it logs to `server.log`
+/// in its folder.
+#[allow(dead_code)] // not every test binary starts one
+pub fn berth_server() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = free_ports(4);
+    let url = |port: u16| format!("http://127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["server", "--name", "m0"])
+        .arg("--data-dir")
+        .arg(dir.path().join("m0"))
+        .args(["--listen-client-urls", &url(ports[0])])
+        .args(["--listen-peer-urls", &url(ports[1])])
+        .args(["--api-listen", &format!("127.0.0.1:{}", ports[2])])
+        .args(["--listen-metrics-urls", &url(ports[3])])
+        .args(["--watch-bookmark-seconds", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    Server {
+        child,
+        _dir: dir,
+        url: url(ports[2]),
+        store_metrics: url(ports[3]),
+    }
+}
