@@ -53,7 +53,16 @@ async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response {
         Ok(resp) => resp,
         Err(e) => {
             tracing::debug!(id, %method, path, query, error = %e, "request refused");
-            json_response(e.code(), &e.status())
+            let mut response = json_response(e.code(), &e.status());
+            // The rest of an oversized body is never read, so the connection
+            // cannot carry another request: say so, or a client may reuse it.
+            if matches!(e, ApiError::TooLarge) {
+                response.headers_mut().insert(
+                    header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
+            }
+            response
         }
     };
     if let Some(labels) = labels {
