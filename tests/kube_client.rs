@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Binding, ConfigMap, Pod, Service};
+use k8s_openapi::api::core::v1::{Binding, ConfigMap, Namespace, Pod, Service};
 use kube::api::{
     Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
@@ -515,4 +515,53 @@ async fn bad_bodies_get_kubernetes_errors_and_change_nothing() {
         .unwrap()
         .items
         .is_empty());
+}
+
+#[tokio::test]
+async fn namespaces_terminate_and_refuse_new_content_until_finalized() {
+    let server = start();
+    let client = client(&server).await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "ending"}})).unwrap();
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "ending");
+    cms.create(&PostParams::default(), &configmap("before", "1"))
+        .await
+        .unwrap();
+
+    let terminating = namespaces
+        .delete("ending", &DeleteParams::default())
+        .await
+        .unwrap()
+        .left()
+        .expect("a namespace with finalizers terminates first");
+    assert_eq!(
+        terminating.status.unwrap().phase.as_deref(),
+        Some("Terminating")
+    );
+    let refused = cms
+        .create(&PostParams::default(), &configmap("after", "1"))
+        .await
+        .unwrap_err();
+    assert_eq!(api_error(refused), (403, "Forbidden".into()));
+    let system = namespaces
+        .delete("kube-system", &DeleteParams::default())
+        .await
+        .unwrap_err();
+    assert_eq!(api_error(system), (403, "Forbidden".into()));
+
+    // What the namespace controller does: empty it, then finalize.
+    cms.delete("before", &DeleteParams::default())
+        .await
+        .unwrap();
+    let mut finalized = namespaces.get("ending").await.unwrap();
+    finalized.spec = Some(Default::default());
+    namespaces
+        .replace_subresource("finalize", "ending", &PostParams::default(), &finalized)
+        .await
+        .unwrap();
+    assert!(namespaces.get_opt("ending").await.unwrap().is_none());
 }

@@ -33,6 +33,9 @@ pub enum ApiError {
         /// (field path, message) pairs.
         causes: Vec<(String, String)>,
     },
+    /// 403 Forbidden (a namespace being deleted, a system namespace).
+    #[error("{0}")]
+    Forbidden(String),
     /// 405 MethodNotAllowed.
     #[error("the server does not allow this method on the requested resource")]
     MethodNotAllowed,
@@ -63,6 +66,7 @@ impl ApiError {
             | ApiError::ConflictMessage(_) => 409,
             ApiError::BadRequest(_) => 400,
             ApiError::Invalid { .. } => 422,
+            ApiError::Forbidden(_) => 403,
             ApiError::MethodNotAllowed => 405,
             ApiError::Gone(_) => 410,
             ApiError::TooLarge => 413,
@@ -80,6 +84,7 @@ impl ApiError {
             ApiError::Conflict { .. } | ApiError::ConflictMessage(_) => "Conflict",
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Invalid { .. } => "Invalid",
+            ApiError::Forbidden(_) => "Forbidden",
             ApiError::MethodNotAllowed => "MethodNotAllowed",
             ApiError::Gone(_) => "Expired",
             ApiError::TooLarge => "RequestEntityTooLarge",

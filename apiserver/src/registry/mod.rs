@@ -56,8 +56,8 @@ impl Resource {
         match self.kind {
             "Pod" => &["status", "binding"],
             "Deployment" | "ReplicaSet" => &["status", "scale"],
+            "Namespace" => &["status", "finalize"],
             "Node"
-            | "Namespace"
             | "Service"
             | "HorizontalPodAutoscaler"
             | "PersistentVolume"

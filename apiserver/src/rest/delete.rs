@@ -101,6 +101,11 @@ async fn delete_one(
     name: &str,
     options: &DeleteOptions,
 ) -> Result<Value> {
+    if resource.kind == "Namespace" && crate::SYSTEM_NAMESPACES.contains(&name) {
+        return Err(ApiError::Forbidden(format!(
+            "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+        )));
+    }
     for _ in 0..ATTEMPTS {
         let (existing, current) = read(api, resource, ns, name).await?;
         check_preconditions(resource, name, &existing, options)?;
@@ -193,6 +198,14 @@ pub fn plan(resource: &Resource, existing: &Value, options: &DeleteOptions) -> P
         finalizers.retain(|x| x != "orphan" && x != "foregroundDeletion");
         finalizers.push(f.to_string());
     }
+    // A namespace with spec finalizers is emptied first (by the namespace
+    // controller), then removed once they are gone: until then it is
+    // Terminating.
+    let namespace_finalizers = resource.kind == "Namespace"
+        && existing
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
     let grace = grace_period(resource, existing, options);
     let already = existing
         .pointer("/metadata/deletionTimestamp")
@@ -200,7 +213,7 @@ pub fn plan(resource: &Resource, existing: &Value, options: &DeleteOptions) -> P
     let current_grace = existing
         .pointer("/metadata/deletionGracePeriodSeconds")
         .and_then(Value::as_i64);
-    if finalizers.is_empty() && grace == 0 {
+    if finalizers.is_empty() && grace == 0 && !namespace_finalizers {
         return Plan::Remove;
     }
     let mut marked = existing.clone();
@@ -224,6 +237,11 @@ pub fn plan(resource: &Resource, existing: &Value, options: &DeleteOptions) -> P
         meta.remove("finalizers");
     } else {
         meta.insert("finalizers".into(), json!(finalizers));
+    }
+    if resource.kind == "Namespace" {
+        if let Some(status) = marked.get_mut("status").and_then(Value::as_object_mut) {
+            status.insert("phase".into(), json!("Terminating"));
+        }
     }
     Plan::Mark(marked)
 }
@@ -271,7 +289,12 @@ pub fn is_finished_deleting(value: &Value) -> bool {
         .pointer("/metadata/deletionGracePeriodSeconds")
         .and_then(Value::as_i64)
         .unwrap_or(0);
-    marked && !finalizers && grace == 0
+    let namespace_finalizers = value
+        .pointer("/spec/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty())
+        && value.get("kind").and_then(Value::as_str) == Some("Namespace");
+    marked && !finalizers && !namespace_finalizers && grace == 0
 }
 
 /// `DELETE` on a collection: deletes every object the selectors match and
@@ -396,5 +419,20 @@ mod tests {
         assert_eq!(o.precondition_uid.as_deref(), Some("u"));
         assert!(DeleteOptions::parse(b"", &Params::parse("propagationPolicy=Sideways")).is_err());
         assert!(DeleteOptions::parse(b"{nope", &Params::default()).is_err());
+    }
+
+    #[test]
+    fn namespaces_terminate_until_their_finalizers_are_gone() {
+        let namespaces = registry::find("", "v1", "namespaces").unwrap();
+        let ns = json!({"kind": "Namespace", "metadata": {"name": "n"},
+            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
+        let Plan::Mark(marked) = plan(namespaces, &ns, &DeleteOptions::default()) else {
+            panic!("a namespace with finalizers terminates");
+        };
+        assert_eq!(marked["status"]["phase"], "Terminating");
+        assert!(!is_finished_deleting(&marked));
+        let mut finalized = marked.clone();
+        finalized["spec"]["finalizers"] = json!([]);
+        assert!(is_finished_deleting(&finalized));
     }
 }

@@ -106,6 +106,7 @@ fn subresource_entries(r: &'static registry::Resource) -> impl Iterator<Item = V
                 entry["kind"] = json!("Binding");
                 entry["verbs"] = json!(["create"]);
             }
+            "finalize" => entry["verbs"] = json!(["update"]),
             _ => {}
         }
         entry

@@ -182,7 +182,7 @@ pub async fn create(
 ) -> Result<Response> {
     let validation = FieldValidation::parse(params.get("fieldValidation"))?;
     if let Some(ns) = ns.filter(|_| resource.namespaced) {
-        namespace_exists(api, ns).await?;
+        namespace_exists(api, resource, ns).await?;
     }
     let prepared = object::prepare_create(resource, ns, body, validation)?;
     let name = object::name(&prepared.value)
@@ -202,11 +202,25 @@ pub async fn create(
     }
 }
 
-async fn namespace_exists(api: &Api, ns: &str) -> Result<()> {
+/// NamespaceLifecycle: new objects only in namespaces that exist and are
+/// not being deleted.
+async fn namespace_exists(api: &Api, resource: &Resource, ns: &str) -> Result<()> {
     let namespaces = registry::find("", "v1", "namespaces")
         .ok_or_else(|| ApiError::Store("namespaces are not registered".into()))?;
     match api.storage.get(&object::key(namespaces, None, ns)).await? {
-        Some(_) => Ok(()),
+        Some(item) => {
+            let namespace = object::decode(&item)?;
+            if namespace
+                .pointer("/metadata/deletionTimestamp")
+                .is_some_and(|t| !t.is_null())
+            {
+                return Err(ApiError::Forbidden(format!(
+                    "{} is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                    resource.qualified()
+                )));
+            }
+            Ok(())
+        }
         None => Err(not_found(namespaces, ns)),
     }
 }

@@ -1,6 +1,6 @@
 //! Subresources: `status` (the only way to change `.status`), `scale`
-//! (an `autoscaling/v1` Scale view of `spec.replicas`) and `pods/binding`
-//! (the scheduler's assignment of a pod to a node).
+//! (an `autoscaling/v1` Scale view of `spec.replicas`), `pods/binding`
+//! (the scheduler's assignment of a pod to a node) and `namespaces/finalize`.
 
 use axum::http::Method;
 use axum::response::Response;
@@ -54,6 +54,24 @@ pub async fn serve(
                             obj.remove("status");
                         }
                     }
+                }
+                Ok(updated)
+            })
+            .await?;
+            Ok(json_response(200, &value))
+        }
+        // The namespace controller's last step: clearing spec.finalizers
+        // of an emptied namespace, which then goes.
+        ("finalize", Method::PUT, body) => {
+            let value = modify(api, resource, ns, name, |existing| {
+                let proposed = proposed(resource, existing, None, &body)?;
+                let mut updated = existing.clone();
+                let finalizers = proposed
+                    .pointer("/spec/finalizers")
+                    .cloned()
+                    .unwrap_or_else(|| json!([]));
+                if let Some(spec) = updated.get_mut("spec").and_then(Value::as_object_mut) {
+                    spec.insert("finalizers".into(), finalizers);
                 }
                 Ok(updated)
             })
