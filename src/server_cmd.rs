@@ -23,6 +23,10 @@ pub struct ServerArgs {
     /// Seconds between BOOKMARK events of watches that allow them.
     #[arg(long, default_value_t = 60)]
     watch_bookmark_seconds: u64,
+    /// Recent events the watch cache keeps per resource (kube-apiserver's
+    /// flag name); watches from older versions are served by the store.
+    #[arg(long, default_value_t = 4096)]
+    default_watch_cache_size: usize,
 }
 
 /// Runs the member until SIGINT or SIGTERM.
@@ -35,6 +39,7 @@ pub async fn run(args: ServerArgs) -> Result<()> {
     let store_url = member.client_url.clone();
     let config = berth_apiserver::Config {
         bookmark_interval: std::time::Duration::from_secs(args.watch_bookmark_seconds.max(1)),
+        watch_cache_size: args.default_watch_cache_size,
     };
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let api = tokio::spawn(async move {

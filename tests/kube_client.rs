@@ -565,3 +565,88 @@ async fn namespaces_terminate_and_refuse_new_content_until_finalized() {
         .unwrap();
     assert!(namespaces.get_opt("ending").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_watch_from_a_compacted_version_is_gone_and_a_recent_one_is_served() {
+    let server = start();
+    let client = client(&server).await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let first = cms
+        .create(&PostParams::default(), &configmap("c0", "0"))
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    // More changes than the watch cache keeps.
+    for i in 1..40 {
+        cms.create(&PostParams::default(), &configmap(&format!("c{i}"), "0"))
+            .await
+            .unwrap();
+    }
+    let latest: i64 = cms
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // Past the window, the store serves the watch while it has the history.
+    let mut old = cms
+        .watch(&WatchParams::default(), &first)
+        .await
+        .unwrap()
+        .boxed();
+    let event = tokio::time::timeout(Duration::from_secs(10), old.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(matches!(event, WatchEvent::Added(cm) if cm.metadata.name.as_deref() == Some("c1")));
+    drop(old);
+
+    let mut kv = berth_proto::etcdserverpb::kv_client::KvClient::connect(server.store_url.clone())
+        .await
+        .unwrap();
+    kv.compact(berth_proto::etcdserverpb::CompactionRequest {
+        revision: latest,
+        physical: true,
+    })
+    .await
+    .unwrap();
+    let gone = cms.watch(&WatchParams::default(), &first).await;
+    let expired = match gone {
+        Err(e) => api_error(e),
+        Ok(stream) => {
+            let mut stream = stream.boxed();
+            match tokio::time::timeout(Duration::from_secs(10), stream.try_next())
+                .await
+                .unwrap()
+            {
+                Ok(Some(WatchEvent::Error(e))) => (e.code, e.reason),
+                other => panic!("expected 410, got {other:?}"),
+            }
+        }
+    };
+    assert_eq!(expired, (410, "Expired".into()));
+
+    // Within the window the cache serves it, compaction or not.
+    let recent = (latest - 3).to_string();
+    let mut stream = cms
+        .watch(&WatchParams::default(), &recent)
+        .await
+        .unwrap()
+        .boxed();
+    let event = tokio::time::timeout(Duration::from_secs(10), stream.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let WatchEvent::Added(cm) = event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(cm.metadata.resource_version, Some((latest - 2).to_string()));
+}

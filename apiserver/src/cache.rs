@@ -18,8 +18,6 @@ use crate::object;
 use crate::registry::Resource;
 use crate::storage::{Storage, WatchEvent, WatchEventKind};
 
-/// Events kept for watchers resuming from a recent resourceVersion.
-const WINDOW: usize = 4096;
 /// Events a watcher may lag behind before it is cut off with 410.
 const BACKLOG: usize = 8192;
 
@@ -59,16 +57,20 @@ struct ResourceCache {
 pub struct WatchCache {
     storage: Storage,
     progress_every: Duration,
+    /// Events kept per resource for watchers resuming from a recent version.
+    window: usize,
     caches: Mutex<HashMap<(&'static str, &'static str), Arc<ResourceCache>>>,
 }
 
 impl WatchCache {
     /// A cache reading through `storage`, asking the store for progress
-    /// (so bookmarks advance) every `progress_every`.
-    pub fn new(storage: Storage, progress_every: Duration) -> WatchCache {
+    /// (so bookmarks advance) every `progress_every`, keeping `window`
+    /// recent events per resource.
+    pub fn new(storage: Storage, progress_every: Duration, window: usize) -> WatchCache {
         WatchCache {
             storage,
             progress_every,
+            window: window.max(1),
             caches: Mutex::new(HashMap::new()),
         }
     }
@@ -212,7 +214,7 @@ impl WatchCache {
                     resource,
                     cache.clone(),
                     ready_tx,
-                    self.progress_every,
+                    (self.progress_every, self.window),
                 ));
                 cache
             })
@@ -227,11 +229,11 @@ async fn feed(
     resource: &'static Resource,
     cache: Arc<ResourceCache>,
     ready: watch::Sender<bool>,
-    progress_every: Duration,
+    (progress_every, window): (Duration, usize),
 ) {
     let prefix = object::prefix(resource, None);
     loop {
-        if let Err(e) = run(&storage, &prefix, &cache, &ready, progress_every).await {
+        if let Err(e) = run(&storage, &prefix, &cache, &ready, (progress_every, window)).await {
             tracing::debug!(resource = resource.plural, error = %e, "watch cache restarts");
         }
         if ready.is_closed() {
@@ -246,7 +248,7 @@ async fn run(
     prefix: &[u8],
     cache: &ResourceCache,
     ready: &watch::Sender<bool>,
-    progress_every: Duration,
+    (progress_every, window): (Duration, usize),
 ) -> Result<()> {
     let page = storage.list(prefix, None, 0, 0).await?;
     {
@@ -307,7 +309,7 @@ async fn run(
         }
         if kind != WatchEventKind::Bookmark {
             state.window.push_back(event.clone());
-            if state.window.len() > WINDOW {
+            if state.window.len() > window {
                 if let Some(old) = state.window.pop_front() {
                     state.floor = old.revision;
                 }

@@ -40,12 +40,16 @@ pub struct Config {
     /// How often a watch with `allowWatchBookmarks` gets a BOOKMARK
     /// (kube-apiserver sends them about once a minute).
     pub bookmark_interval: std::time::Duration,
+    /// Recent events the watch cache keeps per resource; a watch from an
+    /// older version is served by the store.
+    pub watch_cache_size: usize,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             bookmark_interval: std::time::Duration::from_secs(60),
+            watch_cache_size: 4096,
         }
     }
 }
@@ -61,7 +65,11 @@ pub async fn serve(
     let storage = storage::Storage::connect(store_url)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let api = Arc::new(rest::Api {
-        cache: cache::WatchCache::new(storage.clone(), config.bookmark_interval),
+        cache: cache::WatchCache::new(
+            storage.clone(),
+            config.bookmark_interval,
+            config.watch_cache_size,
+        ),
         storage,
         metrics: metrics::Metrics::default(),
     });

@@ -43,6 +43,8 @@ pub struct Server {
     pub url: String,
     /// Where the store member serves `/metrics`.
     pub store_metrics: String,
+    /// The store member's etcd API.
+    pub store_url: String,
 }
 
 impl Drop for Server {
@@ -52,8 +54,8 @@ impl Drop for Server {
     }
 }
 
-/// Starts a [`Server`], BOOKMARKs every second; it logs to `server.log`
-/// in its folder.
+/// Starts a [`Server`] with BOOKMARKs every second and a watch cache of 16
+/// events per resource; it logs to `server.log` in its folder.
 #[allow(dead_code)] // not every test binary starts one
 pub fn berth_server() -> Server {
     let dir = tempfile::tempdir().unwrap();
@@ -69,6 +71,8 @@ pub fn berth_server() -> Server {
         .args(["--api-listen", &format!("127.0.0.1:{}", ports[2])])
         .args(["--listen-metrics-urls", &url(ports[3])])
         .args(["--watch-bookmark-seconds", "1"])
+        // A small watch cache, so tests reach past its window.
+        .args(["--default-watch-cache-size", "16"])
         .stdout(std::process::Stdio::null())
         .stderr(log)
         .spawn()
@@ -78,5 +82,6 @@ pub fn berth_server() -> Server {
         _dir: dir,
         url: url(ports[2]),
         store_metrics: url(ports[3]),
+        store_url: url(ports[0]),
     }
 }
