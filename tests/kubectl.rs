@@ -247,13 +247,33 @@ fn kubectl_against_three_berth_servers() {
         ],
     );
     assert_eq!(json, "configmap/c2 patched\n");
-    assert_eq!(
-        plane.ok(
-            2,
-            &["-n", "demo", "get", "cm", "c2", "-o", "jsonpath={.data}"]
-        ),
-        r#"{"a":"b","x":"y","z":"w"}"#
+    // kubectl's default patch type is a strategic merge patch.
+    let strategic = plane.ok(
+        2,
+        &[
+            "-n",
+            "demo",
+            "patch",
+            "cm",
+            "c2",
+            "-p",
+            r#"{"data":{"s":"t"}}"#,
+        ],
     );
+    assert_eq!(strategic, "configmap/c2 patched\n");
+    let yaml = plane.ok(2, &["-n", "demo", "get", "cm", "c2", "-o", "yaml"]);
+    let expected_start =
+        "apiVersion: v1\ndata:\n  a: b\n  s: t\n  x: \"y\"\n  z: w\nkind: ConfigMap\nmetadata:\n";
+    assert!(yaml.starts_with(expected_start), "{yaml}");
+    for line in [
+        "  name: c2\n",
+        "  namespace: demo\n",
+        "  uid: ",
+        "  resourceVersion: \"",
+        "  creationTimestamp: \"",
+    ] {
+        assert!(yaml.contains(line), "{line:?} in {yaml}");
+    }
 
     // Replacing with a stale resourceVersion is a conflict.
     let stale = plane.ok(0, &["-n", "demo", "get", "cm", "c3", "-o", "json"]);
