@@ -411,8 +411,13 @@ async fn many_api_watches_cost_no_more_store_watches() {
     let server = start();
     let client = client(&server).await;
     let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
-    // One store watch per served resource, opened by the watch cache.
-    let served = berth_apiserver::registry::RESOURCES.len() as i64;
+    // One store watch per stored resource (versions share one), opened by
+    // the watch cache.
+    let served = berth_apiserver::registry::RESOURCES
+        .iter()
+        .map(|r| (r.group, r.plural))
+        .collect::<std::collections::HashSet<_>>()
+        .len() as i64;
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut before = store_watchers(&server).await;
     while before != served {
@@ -649,4 +654,61 @@ async fn a_watch_from_a_compacted_version_is_gone_and_a_recent_one_is_served() {
         panic!("{event:?}")
     };
     assert_eq!(cm.metadata.resource_version, Some((latest - 2).to_string()));
+}
+
+#[tokio::test]
+async fn horizontal_pod_autoscalers_are_served_as_v1_and_v2() {
+    use k8s_openapi::api::autoscaling::{v1 as hpa_v1, v2 as hpa_v2};
+    let server = start();
+    let client = client(&server).await;
+    let v1: Api<hpa_v1::HorizontalPodAutoscaler> = Api::default_namespaced(client.clone());
+    let v2: Api<hpa_v2::HorizontalPodAutoscaler> = Api::default_namespaced(client.clone());
+    // What `kubectl autoscale` of kubectl <= 1.30 posts.
+    let old_style: hpa_v1::HorizontalPodAutoscaler = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 2, "maxReplicas": 5, "targetCPUUtilizationPercentage": 80}
+    }))
+    .unwrap();
+    v1.create(&PostParams::default(), &old_style).await.unwrap();
+    let stored = v2.get("web").await.unwrap();
+    let metric = &stored.spec.unwrap().metrics.unwrap()[0];
+    assert_eq!(
+        metric.resource.as_ref().unwrap().target.average_utilization,
+        Some(80)
+    );
+
+    // A v2 object with a metric v1 cannot express keeps it through v1.
+    let patched = v2
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"metrics": [
+                {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}},
+                {"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "500Mi"}}}
+            ]}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.spec.unwrap().metrics.unwrap().len(), 2);
+    let seen = v1.get("web").await.unwrap();
+    assert_eq!(
+        seen.spec
+            .as_ref()
+            .unwrap()
+            .target_cpu_utilization_percentage,
+        Some(70)
+    );
+    v1.patch(
+        "web",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"maxReplicas": 9}})),
+    )
+    .await
+    .unwrap();
+    let after = v2.get("web").await.unwrap().spec.unwrap();
+    assert_eq!(after.max_replicas, 9);
+    assert_eq!(after.metrics.unwrap().len(), 2, "memory kept through v1");
+    let listed = v1.list(&ListParams::default()).await.unwrap();
+    assert_eq!(listed.items[0].spec.as_ref().unwrap().max_replicas, 9);
 }

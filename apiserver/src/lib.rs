@@ -10,6 +10,7 @@
 
 pub mod allocator;
 pub mod cache;
+pub mod convert;
 pub mod defaults;
 pub mod error;
 pub mod grpc;

@@ -177,6 +177,18 @@ pub static RESOURCES: &[Resource] = &[
         ["all"],
         autoscaling::HorizontalPodAutoscaler
     ),
+    // Served for `kubectl autoscale` of older clients; stored as v2.
+    resource!(
+        "autoscaling",
+        "v1",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        true,
+        ["hpa"],
+        ["all"],
+        k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler
+    ),
     resource!(
         "coordination.k8s.io",
         "v1",

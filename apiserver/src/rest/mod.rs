@@ -8,6 +8,7 @@ mod openapi;
 mod path;
 mod selector;
 mod subresource;
+mod versions;
 mod watch;
 
 use std::sync::Arc;
@@ -152,6 +153,22 @@ async fn dispatch(api: &Api, req: Request) -> Result<Response> {
         _ => {}
     }
     let target = path::parse(&path).ok_or_else(|| not_found_path(&path))?;
+    if let Some(storage) = target.resource().and_then(versions::storage_version) {
+        return versions::serve(api, req, target, storage, params, table).await;
+    }
+    serve_target(api, req, target, params, table).await
+}
+
+/// Serves a parsed API path.
+async fn serve_target(
+    api: &Api,
+    req: Request,
+    target: Target,
+    params: Params,
+    table: bool,
+) -> Result<Response> {
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
     match target {
         Target::GroupVersion { group, version } => match discovery::resource_list(&group, &version)
         {

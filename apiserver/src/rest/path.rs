@@ -27,6 +27,47 @@ pub enum Target {
     },
 }
 
+impl Target {
+    /// The resource named, unless the path is a group version.
+    pub fn resource(&self) -> Option<&'static Resource> {
+        match self {
+            Target::GroupVersion { .. } => None,
+            Target::Collection { resource, .. }
+            | Target::Object { resource, .. }
+            | Target::Subresource { resource, .. } => Some(resource),
+        }
+    }
+
+    /// The same path on another version of its resource.
+    pub fn with_resource(self, to: &'static Resource) -> Target {
+        match self {
+            Target::GroupVersion { .. } => self,
+            Target::Collection { namespace, .. } => Target::Collection {
+                resource: to,
+                namespace,
+            },
+            Target::Object {
+                namespace, name, ..
+            } => Target::Object {
+                resource: to,
+                namespace,
+                name,
+            },
+            Target::Subresource {
+                namespace,
+                name,
+                subresource,
+                ..
+            } => Target::Subresource {
+                resource: to,
+                namespace,
+                name,
+                subresource,
+            },
+        }
+    }
+}
+
 /// Parses an API path; `None` for paths the API does not serve.
 pub fn parse(path: &str) -> Option<Target> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
