@@ -190,13 +190,13 @@ pub async fn start(args: &StoreArgs) -> Result<Member> {
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(berth_store::grpc::serve_peers(
         server.clone(),
-        TcpListenerStream::new(peer_listener),
+        no_delay(peer_listener),
         stopped(),
     ));
     for listener in client_listeners {
         tasks.spawn(berth_store::grpc::serve_clients(
             server.clone(),
-            TcpListenerStream::new(listener),
+            no_delay(listener),
             stopped(),
         ));
     }
@@ -218,6 +218,21 @@ pub async fn start(args: &StoreArgs) -> Result<Member> {
         stop_tx,
         tasks,
         client_url: client_urls.first().cloned().unwrap_or_default(),
+    })
+}
+
+/// Accepted connections with Nagle's algorithm off. tonic sets it only on
+/// listeners it binds itself; without it a small answer waits for the
+/// peer's delayed ACK (about 40 ms per request).
+fn no_delay(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    TcpListenerStream::new(listener).map(|accepted| {
+        if let Ok(stream) = &accepted {
+            let _ = stream.set_nodelay(true);
+        }
+        accepted
     })
 }
 

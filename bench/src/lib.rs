@@ -1,0 +1,14 @@
+//! berth-bench: measures a store through the etcd v3 API, so the same
+//! workloads drive berth or any etcd cluster, and the two can be compared
+//! side by side on one machine.
+//!
+//! Closed loop: each client sends its next request when the last one is
+//! answered. Latencies go into HdrHistograms (microseconds); a run reports
+//! throughput, p50/p90/p99/max and errors by kind.
+
+pub mod connect;
+pub mod report;
+pub mod workload;
+
+pub use report::Report;
+pub use workload::{run, Config, Workload};

@@ -1,0 +1,98 @@
+//! `berth-bench store <workload>`: one workload against the given
+//! endpoints, printed as a table row or JSON.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use berth_bench::{run, Config, Report, Workload};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "berth-bench",
+    about = "Benchmarks of berth against the reference"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// A store through the etcd v3 API (berth or etcd).
+    Store(StoreArgs),
+}
+
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// What to run.
+    #[arg(value_enum)]
+    workload: Workload,
+    /// Members to use, comma-separated `host:port` or URLs.
+    #[arg(long, default_value = "127.0.0.1:2379", value_delimiter = ',')]
+    endpoints: Vec<String>,
+    /// A label for the report.
+    #[arg(long, default_value = "berth")]
+    target: String,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 16)]
+    clients: usize,
+    /// gRPC connections shared by the clients.
+    #[arg(long, default_value_t = 4)]
+    conns: usize,
+    /// Seconds to run.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Distinct keys.
+    #[arg(long, default_value_t = 10_000)]
+    keys: usize,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 256)]
+    value_size: usize,
+    /// `l` (linearizable) or `s` (serializable) reads.
+    #[arg(long, default_value = "l")]
+    consistency: String,
+    /// Watchers of the watch workload.
+    #[arg(long, default_value_t = 100)]
+    watchers: usize,
+    /// Puts per second of the watch workload.
+    #[arg(long, default_value_t = 100)]
+    rate: u64,
+    /// Keys each range reads.
+    #[arg(long, default_value_t = 100)]
+    range_keys: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let Command::Store(args) = Cli::parse().command;
+    let serializable = match args.consistency.as_str() {
+        "l" => false,
+        "s" => true,
+        other => anyhow::bail!("--consistency is l or s, not {other:?}"),
+    };
+    let config = Config {
+        endpoints: args.endpoints,
+        target: args.target,
+        clients: args.clients,
+        conns: args.conns,
+        duration: Duration::from_secs_f64(args.duration.max(0.1)),
+        keys: args.keys,
+        value_size: args.value_size,
+        serializable,
+        watchers: args.watchers,
+        rate: args.rate,
+        range_keys: args.range_keys,
+    };
+    let report = run(args.workload, &config).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", Report::header());
+        println!("{}", report.row());
+    }
+    Ok(())
+}
