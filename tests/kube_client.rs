@@ -460,6 +460,20 @@ async fn many_api_watches_cost_no_more_store_watches() {
         before,
         "50 API watches, no new store watch"
     );
+
+    // A list at resourceVersion "0" (any) comes from the same cache, and
+    // is at least as new as what the watchers saw.
+    let any = ListParams {
+        resource_version: Some("0".into()),
+        ..Default::default()
+    };
+    let listed = cms.list(&any).await.unwrap();
+    assert!(listed
+        .items
+        .iter()
+        .any(|c| c.metadata.name.as_deref() == Some("fan-out")));
+    let consistent = cms.list(&ListParams::default()).await.unwrap();
+    assert_eq!(listed.items.len(), consistent.items.len());
 }
 
 #[tokio::test]

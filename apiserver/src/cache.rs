@@ -154,6 +154,23 @@ impl WatchCache {
         })
     }
 
+    /// The cached objects of `resource` in key order, and the revision they
+    /// are current at: what a list with resourceVersion "0" (any version)
+    /// is served from.
+    pub async fn snapshot(&self, resource: &'static Resource) -> Result<(i64, Vec<Arc<Event>>)> {
+        let cache = self.cache_of(resource);
+        let mut ready = cache.ready.clone();
+        ready
+            .wait_for(|r| *r)
+            .await
+            .map_err(|_| ApiError::Store("the watch cache stopped".into()))?;
+        let state = cache
+            .state
+            .lock()
+            .map_err(|_| ApiError::Store("the watch cache is poisoned".into()))?;
+        Ok((state.revision, state.objects.values().cloned().collect()))
+    }
+
     /// A watch straight from the store, for versions the window lacks.
     async fn watch_store(&self, resource: &'static Resource, rv: i64) -> Result<Subscription> {
         let prefix = object::prefix(resource, None);

@@ -68,12 +68,29 @@ struct Continue {
 /// `GET` a collection, with selectors, `limit` and `continue`.
 pub async fn list(
     api: &Api,
-    resource: &Resource,
+    resource: &'static Resource,
     ns: Option<&str>,
     params: &Params,
     as_table: bool,
 ) -> Result<Response> {
     let (labels, fields) = selector::from_params(params, resource)?;
+    // resourceVersion "0" accepts any version: served from the watch cache
+    // without touching the store, as kube-apiserver serves it (whole, as
+    // the cache has no pages).
+    let from_cache = params.get("resourceVersion") == Some("0")
+        && params.get("continue").is_none_or(str::is_empty);
+    if from_cache {
+        let (revision, objects) = api.cache.snapshot(resource).await?;
+        let prefix = object::prefix(resource, ns);
+        let items: Vec<Value> = objects
+            .iter()
+            .filter(|e| e.key.starts_with(&prefix))
+            .filter(|e| labels.matches_labels(&e.object) && fields.matches_fields(&e.object))
+            .map(|e| e.object.clone())
+            .collect();
+        let metadata = json!({"resourceVersion": revision.to_string()});
+        return Ok(list_response(resource, items, metadata, params, as_table));
+    }
     let limit: i64 = match params.get("limit") {
         Some(l) => l
             .parse()
@@ -130,9 +147,20 @@ pub async fn list(
             }));
         }
     }
+    Ok(list_response(resource, items, metadata, params, as_table))
+}
+
+/// A `<Kind>List`, or its Table.
+fn list_response(
+    resource: &Resource,
+    items: Vec<Value>,
+    metadata: Value,
+    params: &Params,
+    as_table: bool,
+) -> Response {
     if as_table {
         let t = table::table(resource, &items, metadata, params.get("includeObject"));
-        return Ok(json_response(200, &t));
+        return json_response(200, &t);
     }
     let list = json!({
         "kind": format!("{}List", resource.kind),
@@ -140,7 +168,7 @@ pub async fn list(
         "metadata": metadata,
         "items": items,
     });
-    Ok(json_response(200, &list))
+    json_response(200, &list)
 }
 
 /// The revision a list reads at: the latest for "" and "0" (any revision
