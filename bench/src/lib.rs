@@ -6,6 +6,7 @@
 //! answered. Latencies go into HdrHistograms (microseconds); a run reports
 //! throughput, p50/p90/p99/max and errors by kind.
 
+pub mod compare;
 pub mod connect;
 pub mod report;
 pub mod workload;

@@ -21,6 +21,21 @@ struct Cli {
 enum Command {
     /// A store through the etcd v3 API (berth or etcd).
     Store(StoreArgs),
+    /// Side by side: JSON reports (one per line) of two targets, medians
+    /// per workload and ratios.
+    Compare(CompareArgs),
+}
+
+#[derive(clap::Args)]
+struct CompareArgs {
+    /// Files of JSON reports, one per line (`store ... --json`).
+    files: Vec<std::path::PathBuf>,
+    /// The reference target's label.
+    #[arg(long, default_value = "etcd")]
+    baseline: String,
+    /// The compared target's label.
+    #[arg(long, default_value = "berth")]
+    other: String,
 }
 
 #[derive(clap::Args)]
@@ -34,6 +49,9 @@ struct StoreArgs {
     /// A label for the report.
     #[arg(long, default_value = "berth")]
     target: String,
+    /// The workload's name in the report (default: the workload's).
+    #[arg(long)]
+    name: Option<String>,
     /// Concurrent clients.
     #[arg(long, default_value_t = 16)]
     clients: usize,
@@ -61,14 +79,17 @@ struct StoreArgs {
     /// Keys each range reads.
     #[arg(long, default_value_t = 100)]
     range_keys: usize,
-    /// Print JSON instead of a table.
+    /// Print the report as one line of JSON instead of a table.
     #[arg(long)]
     json: bool,
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let Command::Store(args) = Cli::parse().command;
+    let args = match Cli::parse().command {
+        Command::Store(args) => args,
+        Command::Compare(args) => return compare(args),
+    };
     let serializable = match args.consistency.as_str() {
         "l" => false,
         "s" => true,
@@ -87,12 +108,38 @@ async fn main() -> Result<()> {
         rate: args.rate,
         range_keys: args.range_keys,
     };
-    let report = run(args.workload, &config).await?;
+    let mut report = run(args.workload, &config).await?;
+    if let Some(name) = args.name {
+        report.workload = name;
+    }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string(&report)?);
     } else {
         println!("{}", Report::header());
         println!("{}", report.row());
     }
+    Ok(())
+}
+
+fn compare(args: CompareArgs) -> Result<()> {
+    let mut reports = Vec::new();
+    for file in &args.files {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let report: Report = serde_json::from_str(line)
+                .map_err(|e| anyhow::anyhow!("{}:{}: {e}", file.display(), n + 1))?;
+            reports.push(report);
+        }
+    }
+    let rows = berth_bench::compare::rows(&reports, &args.baseline, &args.other);
+    print!(
+        "{}",
+        berth_bench::compare::table(&rows, &args.baseline, &args.other)
+    );
     Ok(())
 }

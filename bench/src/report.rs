@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One client's (or a whole run's) counts and latencies.
 pub struct Stats {
@@ -47,7 +47,7 @@ impl Stats {
 }
 
 /// A run's result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub workload: String,
     pub target: String,
