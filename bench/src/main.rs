@@ -24,6 +24,22 @@ enum Command {
     /// Side by side: JSON reports (one per line) of two targets, medians
     /// per workload and ratios.
     Compare(CompareArgs),
+    /// Puts until one succeeds (each try bounded by --try-ms, on the
+    /// endpoints in turn) and prints the milliseconds it took: the
+    /// measuring half of a failover round (bench/failover.sh).
+    FirstPut(FirstPutArgs),
+}
+
+#[derive(clap::Args)]
+struct FirstPutArgs {
+    #[arg(long, value_delimiter = ',')]
+    endpoints: Vec<String>,
+    /// Milliseconds one try may take.
+    #[arg(long, default_value_t = 200)]
+    try_ms: u64,
+    /// Seconds before giving up.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
 }
 
 #[derive(clap::Args)]
@@ -89,6 +105,7 @@ async fn main() -> Result<()> {
     let args = match Cli::parse().command {
         Command::Store(args) => args,
         Command::Compare(args) => return compare(args),
+        Command::FirstPut(args) => return first_put(args).await,
     };
     let serializable = match args.consistency.as_str() {
         "l" => false,
@@ -142,4 +159,40 @@ fn compare(args: CompareArgs) -> Result<()> {
         berth_bench::compare::table(&rows, &args.baseline, &args.other)
     );
     Ok(())
+}
+
+async fn first_put(args: FirstPutArgs) -> Result<()> {
+    use berth_proto::etcdserverpb::{kv_client::KvClient, PutRequest};
+    if args.endpoints.is_empty() {
+        anyhow::bail!("--endpoints is required");
+    }
+    let started = std::time::Instant::now();
+    let deadline = started + Duration::from_secs(args.timeout);
+    let mut attempt = 0usize;
+    while std::time::Instant::now() < deadline {
+        let raw = &args.endpoints[attempt % args.endpoints.len()];
+        attempt += 1;
+        let url = if raw.contains("://") {
+            raw.clone()
+        } else {
+            format!("http://{raw}")
+        };
+        let try_for = Duration::from_millis(args.try_ms);
+        let tried = tokio::time::timeout(try_for, async {
+            let mut kv = KvClient::connect(url).await.ok()?;
+            kv.put(PutRequest {
+                key: b"bench/failover".to_vec(),
+                value: b"up".to_vec(),
+                ..Default::default()
+            })
+            .await
+            .ok()
+        })
+        .await;
+        if let Ok(Some(_)) = tried {
+            println!("{}", started.elapsed().as_millis());
+            return Ok(());
+        }
+    }
+    anyhow::bail!("no put succeeded within {} s", args.timeout)
 }
