@@ -53,6 +53,14 @@ struct ResourceCache {
     ready: watch::Receiver<bool>,
 }
 
+impl ResourceCache {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>> {
+        self.state
+            .lock()
+            .map_err(|_| ApiError::Store("the watch cache is poisoned".into()))
+    }
+}
+
 /// Caches of every resource watched so far.
 pub struct WatchCache {
     storage: Storage,
@@ -82,19 +90,11 @@ impl WatchCache {
         resource: &'static Resource,
         from: Option<i64>,
     ) -> Result<Subscription> {
-        let cache = self.cache_of(resource);
-        let mut ready = cache.ready.clone();
-        ready
-            .wait_for(|r| *r)
-            .await
-            .map_err(|_| ApiError::Store("the watch cache stopped".into()))?;
+        let cache = self.ready_cache(resource).await?;
         // Decided under the lock, acted on after it (a guard may not be
         // held across an await).
         let taken = {
-            let state = cache
-                .state
-                .lock()
-                .map_err(|_| ApiError::Store("the watch cache is poisoned".into()))?;
+            let state = cache.lock()?;
             match from {
                 None => Some((
                     state.tx.subscribe(),
@@ -158,16 +158,8 @@ impl WatchCache {
     /// are current at: what a list with resourceVersion "0" (any version)
     /// is served from.
     pub async fn snapshot(&self, resource: &'static Resource) -> Result<(i64, Vec<Arc<Event>>)> {
-        let cache = self.cache_of(resource);
-        let mut ready = cache.ready.clone();
-        ready
-            .wait_for(|r| *r)
-            .await
-            .map_err(|_| ApiError::Store("the watch cache stopped".into()))?;
-        let state = cache
-            .state
-            .lock()
-            .map_err(|_| ApiError::Store("the watch cache is poisoned".into()))?;
+        let cache = self.ready_cache(resource).await?;
+        let state = cache.lock()?;
         Ok((state.revision, state.objects.values().cloned().collect()))
     }
 
@@ -204,6 +196,17 @@ impl WatchCache {
         for resource in crate::registry::RESOURCES {
             self.cache_of(resource);
         }
+    }
+
+    /// The cache of `resource`, once it has its first list.
+    async fn ready_cache(&self, resource: &'static Resource) -> Result<Arc<ResourceCache>> {
+        let cache = self.cache_of(resource);
+        let mut ready = cache.ready.clone();
+        ready
+            .wait_for(|r| *r)
+            .await
+            .map_err(|_| ApiError::Store("the watch cache stopped".into()))?;
+        Ok(cache)
     }
 
     fn cache_of(&self, resource: &'static Resource) -> Arc<ResourceCache> {
@@ -269,10 +272,7 @@ async fn run(
 ) -> Result<()> {
     let page = storage.list(prefix, None, 0, 0).await?;
     {
-        let mut state = cache
-            .state
-            .lock()
-            .map_err(|_| ApiError::Store("the watch cache is poisoned".into()))?;
+        let mut state = cache.lock()?;
         // A new channel ends the watches of the previous run.
         state.tx = broadcast::channel(BACKLOG).0;
         state.objects.clear();
@@ -310,10 +310,7 @@ async fn run(
             },
             revision: item.mod_revision,
         });
-        let mut state = cache
-            .state
-            .lock()
-            .map_err(|_| ApiError::Store("the watch cache is poisoned".into()))?;
+        let mut state = cache.lock()?;
         state.revision = state.revision.max(event.revision);
         match kind {
             WatchEventKind::Bookmark => {}
