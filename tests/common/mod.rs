@@ -2,12 +2,33 @@
 
 use std::net::TcpListener;
 
-/// `n` distinct free ports: every listener is held until all are picked, so
-/// the OS cannot hand out the same port twice.
+/// Where test servers listen: below the kernel's ephemeral range
+/// (32768-60999 by default), so no outgoing connection of a parallel test
+/// can take a port between its pick and the server's bind.
+const TEST_PORTS: std::ops::Range<u16> = 20000..32000;
+
+/// `n` distinct free ports from [`TEST_PORTS`]: every one is held until
+/// all are picked, and a process-wide cursor keeps parallel tests of one
+/// binary from picking the same ones.
 pub fn free_ports(n: usize) -> Vec<u16> {
-    let held: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static CURSOR: AtomicUsize = AtomicUsize::new(usize::MAX);
+    let span = usize::from(TEST_PORTS.end - TEST_PORTS.start);
+    // Each test binary starts somewhere else in the range.
+    let _ = CURSOR.compare_exchange(
+        usize::MAX,
+        std::process::id() as usize * 7919 % span,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    let mut held = Vec::new();
+    while held.len() < n {
+        let offset = CURSOR.fetch_add(1, Ordering::SeqCst) % span;
+        let port = TEST_PORTS.start + offset as u16;
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            held.push(listener);
+        }
+    }
     held.iter()
         .map(|l| l.local_addr().unwrap().port())
         .collect()
