@@ -67,10 +67,6 @@ fn ip_of(service: &Value) -> Option<&str> {
         .filter(|ip| !ip.is_empty())
 }
 
-fn needs_ip(service: &Value) -> bool {
-    service.pointer("/spec/type").and_then(Value::as_str) != Some("ExternalName")
-}
-
 fn needs_node_ports(service: &Value) -> bool {
     matches!(
         service.pointer("/spec/type").and_then(Value::as_str),
@@ -198,7 +194,7 @@ fn ports(
     claims: &mut Claims,
     rng: &mut impl Rng,
 ) -> Result<(), Refusal> {
-    let wants = needs_ip(new) && needs_node_ports(new);
+    let wants = needs_node_ports(new);
     let old_by_port = |port: &Value| -> Option<i64> {
         old?.pointer("/spec/ports")?
             .as_array()?

@@ -205,25 +205,10 @@ impl Resources for Grpc {
         );
         let response = self.call(Method::GET, uri, "", Vec::new()).await?;
         // The REST watch is newline-delimited JSON; each line one event.
-        let events = response
-            .into_body()
-            .into_data_stream()
-            .scan(Vec::<u8>::new(), |pending, chunk| {
-                let out: Vec<Result<WatchEvent, Status>> = match chunk {
-                    Ok(bytes) => {
-                        pending.extend_from_slice(&bytes);
-                        let mut lines = Vec::new();
-                        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-                            let line: Vec<u8> = pending.drain(..=end).collect();
-                            lines.push(event_of(&line));
-                        }
-                        lines
-                    }
-                    Err(e) => vec![Err(Status::unavailable(e.to_string()))],
-                };
-                futures::future::ready(Some(futures::stream::iter(out)))
-            })
-            .flatten();
+        let events = crate::rest::body_lines(response.into_body()).map(|line| match line {
+            Ok(line) => event_of(&line),
+            Err(e) => Err(Status::unavailable(e.to_string())),
+        });
         Ok(tonic::Response::new(Box::pin(events)))
     }
 

@@ -20,6 +20,7 @@ pub mod patch;
 pub mod protobuf;
 pub mod registry;
 pub mod rest;
+pub mod selector;
 pub mod storage;
 pub mod table;
 pub mod validation;

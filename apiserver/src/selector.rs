@@ -38,7 +38,10 @@ pub struct Selector {
 }
 
 /// The label and field selectors of a list or watch request.
-pub fn from_params(params: &super::Params, resource: &Resource) -> Result<(Selector, Selector)> {
+pub fn from_params(
+    params: &crate::rest::Params,
+    resource: &Resource,
+) -> Result<(Selector, Selector)> {
     let fields = Selector::fields(params.get("fieldSelector").unwrap_or(""))?;
     for requirement in &fields.requirements {
         let field = requirement.key();
@@ -107,9 +110,57 @@ impl Selector {
 
     /// Whether the object's labels satisfy the selector.
     pub fn matches_labels(&self, object: &Value) -> bool {
-        let labels = object.pointer("/metadata/labels");
+        self.matches_label_map(object.pointer("/metadata/labels"))
+    }
+
+    /// Whether a label map (`{"app": "web"}`) satisfies the selector.
+    pub fn matches_label_map(&self, labels: Option<&Value>) -> bool {
         let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
         self.matches(get)
+    }
+
+    /// A `LabelSelector` object (`matchLabels`, `matchExpressions`) as a
+    /// selector; `None` for an operator Kubernetes does not have.
+    pub fn from_label_selector(selector: &Value) -> Option<Selector> {
+        let mut requirements = Vec::new();
+        if let Some(labels) = selector.get("matchLabels").and_then(Value::as_object) {
+            for (k, v) in labels {
+                requirements.push(Requirement::Equals(
+                    k.clone(),
+                    v.as_str().unwrap_or("").to_string(),
+                ));
+            }
+        }
+        for e in selector
+            .get("matchExpressions")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+        {
+            let key = e
+                .get("key")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let values: Vec<String> = e
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|v| {
+                    v.iter()
+                        .filter_map(Value::as_str)
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default();
+            requirements.push(match e.get("operator").and_then(Value::as_str) {
+                Some("In") => Requirement::In(key, values),
+                Some("NotIn") => Requirement::NotIn(key, values),
+                Some("Exists") => Requirement::Exists(key),
+                Some("DoesNotExist") => Requirement::NotExists(key),
+                _ => return None,
+            });
+        }
+        Some(Selector { requirements })
     }
 
     /// Whether the object's fields satisfy the selector; a field path is
@@ -272,11 +323,11 @@ mod tests {
             .unwrap()
             .matches_fields(&unscheduled));
         let pods = crate::registry::find("", "v1", "pods").unwrap();
-        let params = super::super::Params::parse("fieldSelector=spec.bogus%3Dx");
+        let params = crate::rest::Params::parse("fieldSelector=spec.bogus%3Dx");
         let err = from_params(&params, pods).unwrap_err();
         assert_eq!(err.to_string(), "field label not supported: spec.bogus");
         let events = crate::registry::find("", "v1", "events").unwrap();
-        let params = super::super::Params::parse(
+        let params = crate::rest::Params::parse(
             "fieldSelector=involvedObject.name%3Dp,involvedObject.uid%3Du",
         );
         assert!(from_params(&params, events).is_ok());

@@ -13,6 +13,15 @@ pub enum ConnectError {
     NoEndpoints,
 }
 
+/// An endpoint as a URL: `host:port` means plain HTTP.
+pub fn url(endpoint: &str) -> String {
+    if endpoint.contains("://") {
+        endpoint.to_string()
+    } else {
+        format!("http://{endpoint}")
+    }
+}
+
 /// `conns` channels spread over `endpoints` (`host:port` or URLs).
 #[derive(Clone)]
 pub struct Pool {
@@ -27,12 +36,7 @@ impl Pool {
         }
         let mut channels = Vec::new();
         for i in 0..conns.max(1) {
-            let raw = &endpoints[i % endpoints.len()];
-            let url = if raw.contains("://") {
-                raw.clone()
-            } else {
-                format!("http://{raw}")
-            };
+            let url = url(&endpoints[i % endpoints.len()]);
             let channel = Endpoint::from_shared(url.clone())
                 .map_err(|e| ConnectError::Endpoint(url.clone(), e.to_string()))?
                 .connect()

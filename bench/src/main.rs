@@ -170,13 +170,8 @@ async fn first_put(args: FirstPutArgs) -> Result<()> {
     let deadline = started + Duration::from_secs(args.timeout);
     let mut attempt = 0usize;
     while std::time::Instant::now() < deadline {
-        let raw = &args.endpoints[attempt % args.endpoints.len()];
+        let url = berth_bench::connect::url(&args.endpoints[attempt % args.endpoints.len()]);
         attempt += 1;
-        let url = if raw.contains("://") {
-            raw.clone()
-        } else {
-            format!("http://{raw}")
-        };
         let try_for = Duration::from_millis(args.try_ms);
         let tried = tokio::time::timeout(try_for, async {
             let mut kv = KvClient::connect(url).await.ok()?;

@@ -15,10 +15,11 @@ use serde_json::{json, Value};
 
 use super::commit::commit;
 use super::handlers::{conflict, read, store_update, with_rv};
-use super::{json_response, selector, Api, Params};
+use super::{json_response, Api, Params};
 use crate::error::{ApiError, Result};
 use crate::object;
 use crate::registry::Resource;
+use crate::selector;
 
 /// How many times a delete is re-tried when the object changes under it.
 const ATTEMPTS: usize = 5;
@@ -198,14 +199,6 @@ pub fn plan(resource: &Resource, existing: &Value, options: &DeleteOptions) -> P
         finalizers.retain(|x| x != "orphan" && x != "foregroundDeletion");
         finalizers.push(f.to_string());
     }
-    // A namespace with spec finalizers is emptied first (by the namespace
-    // controller), then removed once they are gone: until then it is
-    // Terminating.
-    let namespace_finalizers = resource.kind == "Namespace"
-        && existing
-            .pointer("/spec/finalizers")
-            .and_then(Value::as_array)
-            .is_some_and(|f| !f.is_empty());
     let grace = grace_period(resource, existing, options);
     let already = existing
         .pointer("/metadata/deletionTimestamp")
@@ -213,7 +206,7 @@ pub fn plan(resource: &Resource, existing: &Value, options: &DeleteOptions) -> P
     let current_grace = existing
         .pointer("/metadata/deletionGracePeriodSeconds")
         .and_then(Value::as_i64);
-    if finalizers.is_empty() && grace == 0 && !namespace_finalizers {
+    if finalizers.is_empty() && grace == 0 && !held_by_namespace_finalizers(existing) {
         return Plan::Remove;
     }
     let mut marked = existing.clone();
@@ -289,12 +282,18 @@ pub fn is_finished_deleting(value: &Value) -> bool {
         .pointer("/metadata/deletionGracePeriodSeconds")
         .and_then(Value::as_i64)
         .unwrap_or(0);
-    let namespace_finalizers = value
-        .pointer("/spec/finalizers")
-        .and_then(Value::as_array)
-        .is_some_and(|f| !f.is_empty())
-        && value.get("kind").and_then(Value::as_str) == Some("Namespace");
-    marked && !finalizers && !namespace_finalizers && grace == 0
+    marked && !finalizers && !held_by_namespace_finalizers(value) && grace == 0
+}
+
+/// A namespace with spec finalizers is emptied first (by the namespace
+/// controller) and removed once they are gone: until then it is
+/// Terminating.
+fn held_by_namespace_finalizers(object: &Value) -> bool {
+    object.get("kind").and_then(Value::as_str) == Some("Namespace")
+        && object
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty())
 }
 
 /// `DELETE` on a collection: deletes every object the selectors match and

@@ -5,12 +5,12 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use super::commit::commit;
-use super::selector;
 use super::{json_response, Api, Params};
 use crate::error::{ApiError, Result};
 use crate::object::{self, FieldValidation};
 use crate::patch;
 use crate::registry::{self, Resource};
+use crate::selector;
 use crate::table;
 
 /// `GET` one object, or its one-row Table.

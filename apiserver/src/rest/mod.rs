@@ -6,10 +6,11 @@ mod discovery;
 mod handlers;
 mod openapi;
 mod path;
-mod selector;
 mod subresource;
 mod versions;
 mod watch;
+
+pub(crate) use watch::body_lines;
 
 use std::sync::Arc;
 
@@ -309,11 +310,14 @@ async fn body_json(req: Request) -> Result<Value> {
     match kind.as_str() {
         "" | "application/json" => serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::BadRequest(format!("the request body is not valid JSON: {e}"))),
-        crate::protobuf::CONTENT_TYPE => crate::protobuf::decode(&bytes).map_err(|e| {
-            ApiError::BadRequest(format!("the request body is not valid protobuf: {e}"))
-        }),
+        crate::protobuf::CONTENT_TYPE => from_protobuf(&bytes),
         _ => Err(ApiError::UnsupportedMediaType),
     }
+}
+
+fn from_protobuf(bytes: &[u8]) -> Result<Value> {
+    crate::protobuf::decode(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("the request body is not valid protobuf: {e}")))
 }
 
 /// A DELETE body (DeleteOptions) as JSON bytes, whichever encoding came.
@@ -321,9 +325,7 @@ async fn delete_body(req: Request) -> Result<Vec<u8>> {
     let kind = content_type(&req);
     let bytes = body_bytes(req).await?;
     if kind == crate::protobuf::CONTENT_TYPE && !bytes.is_empty() {
-        let value = crate::protobuf::decode(&bytes).map_err(|e| {
-            ApiError::BadRequest(format!("the request body is not valid protobuf: {e}"))
-        })?;
+        let value = from_protobuf(&bytes)?;
         return serde_json::to_vec(&value).map_err(|e| ApiError::Store(e.to_string()));
     }
     Ok(bytes.to_vec())

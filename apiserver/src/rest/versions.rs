@@ -169,22 +169,16 @@ async fn convert_response(
         one(&value)
     };
     if watch {
-        let mut pending = Vec::<u8>::new();
-        let lines = body.into_data_stream().map(move |chunk| {
-            let chunk = chunk.map_err(std::io::Error::other)?;
-            pending.extend_from_slice(&chunk);
-            let mut out = Vec::new();
-            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=end).collect();
-                match serde_json::from_slice::<Value>(&line) {
-                    Ok(event) => {
-                        out.extend(serde_json::to_vec(&convert_value(event)).unwrap_or_default());
-                        out.push(b'\n');
-                    }
-                    Err(_) => out.extend(line),
+        let lines = super::body_lines(body).map(move |line| {
+            let line = line?;
+            Ok::<Bytes, std::io::Error>(match serde_json::from_slice::<Value>(&line) {
+                Ok(event) => {
+                    let mut out = serde_json::to_vec(&convert_value(event)).unwrap_or_default();
+                    out.push(b'\n');
+                    Bytes::from(out)
                 }
-            }
-            Ok::<Bytes, std::io::Error>(Bytes::from(out))
+                Err(_) => Bytes::from(line),
+            })
         });
         return Response::from_parts(parts, Body::from_stream(lines));
     }

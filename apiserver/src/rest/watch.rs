@@ -10,12 +10,12 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-use super::selector;
 use super::{Api, Params};
 use crate::error::{ApiError, Result};
 use crate::metrics::{WatchGuard, WatchLabels};
 use crate::object;
 use crate::registry::Resource;
+use crate::selector;
 use crate::storage::WatchEventKind;
 use crate::table;
 
@@ -88,29 +88,21 @@ pub async fn serve(
             // Open as long as the stream is.
             let _open = &guard;
             match event {
-                Ok(e) if e.kind == WatchEventKind::Bookmark => Some(if bookmarks {
-                    line(
+                Ok(e) => Some(match e.kind {
+                    WatchEventKind::Bookmark if bookmarks => line(
                         "BOOKMARK",
                         &json!({
                             "kind": bookmark_kind,
                             "apiVersion": bookmark_version,
                             "metadata": {"resourceVersion": e.revision.to_string()},
                         }),
-                    )
-                } else {
-                    Bytes::new()
+                    ),
+                    WatchEventKind::Bookmark => Bytes::new(),
+                    _ if !in_scope(&e.key) || !keep(&e.object) => Bytes::new(),
+                    WatchEventKind::Added => line("ADDED", &e.object),
+                    WatchEventKind::Modified => line("MODIFIED", &e.object),
+                    WatchEventKind::Deleted => line("DELETED", &e.object),
                 }),
-                Ok(e) => {
-                    if !in_scope(&e.key) || !keep(&e.object) {
-                        return Some(Bytes::new());
-                    }
-                    let kind = match e.kind {
-                        WatchEventKind::Added => "ADDED",
-                        WatchEventKind::Modified => "MODIFIED",
-                        WatchEventKind::Deleted | WatchEventKind::Bookmark => "DELETED",
-                    };
-                    Some(line(kind, &e.object))
-                }
                 Err(e) => Some(line("ERROR", &e.status())),
             }
         })
@@ -145,4 +137,26 @@ fn line(kind: &str, object: &Value) -> Bytes {
         serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
     bytes.push(b'\n');
     Bytes::from(bytes)
+}
+
+/// The events of a watch response body, one newline-delimited JSON line
+/// each (however the body's chunks fall), for front ends that re-encode
+/// them.
+pub fn body_lines(body: Body) -> impl futures::Stream<Item = std::io::Result<Vec<u8>>> + Send {
+    body.into_data_stream()
+        .scan(Vec::<u8>::new(), |pending, chunk| {
+            let out: Vec<std::io::Result<Vec<u8>>> = match chunk {
+                Ok(bytes) => {
+                    pending.extend_from_slice(&bytes);
+                    let mut lines = Vec::new();
+                    while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                        lines.push(Ok(pending.drain(..=end).collect()));
+                    }
+                    lines
+                }
+                Err(e) => vec![Err(std::io::Error::other(e))],
+            };
+            futures::future::ready(Some(futures::stream::iter(out)))
+        })
+        .flatten()
 }

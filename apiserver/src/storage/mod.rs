@@ -136,87 +136,20 @@ impl Storage {
     /// Creates `key` if it does not exist; the new revision, or `None` if it
     /// exists.
     pub async fn create(&self, key: &[u8], value: Vec<u8>) -> Result<Option<i64>> {
-        self.guarded_put(key, value, compare::CompareTarget::Create, 0)
-            .await
-    }
-
-    /// Replaces `key` if it is still at `mod_revision`; the new revision, or
-    /// `None` if it changed or vanished.
-    pub async fn update(
-        &self,
-        key: &[u8],
-        value: Vec<u8>,
-        mod_revision: i64,
-    ) -> Result<Option<i64>> {
-        self.guarded_put(key, value, compare::CompareTarget::Mod, mod_revision)
-            .await
-    }
-
-    /// Deletes `key` if it is still at `mod_revision`; the deletion's
-    /// revision, or `None` if it changed or vanished.
-    pub async fn delete(&self, key: &[u8], mod_revision: i64) -> Result<Option<i64>> {
-        let delete = request_op::Request::RequestDeleteRange(DeleteRangeRequest {
-            key: key.to_vec(),
-            ..Default::default()
-        });
-        self.guarded(key, compare::CompareTarget::Mod, mod_revision, delete)
-            .await
-    }
-
-    async fn guarded_put(
-        &self,
-        key: &[u8],
-        value: Vec<u8>,
-        target: compare::CompareTarget,
-        revision: i64,
-    ) -> Result<Option<i64>> {
-        let put = request_op::Request::RequestPut(PutRequest {
-            key: key.to_vec(),
-            value,
-            ..Default::default()
-        });
-        self.guarded(key, target, revision, put).await
-    }
-
-    /// Runs `op` if the key's create or mod revision equals `revision`; the
-    /// transaction's revision if it ran.
-    async fn guarded(
-        &self,
-        key: &[u8],
-        target: compare::CompareTarget,
-        revision: i64,
-        op: request_op::Request,
-    ) -> Result<Option<i64>> {
-        let guard = Compare {
-            result: compare::CompareResult::Equal as i32,
-            target: target as i32,
-            key: key.to_vec(),
-            target_union: Some(match target {
-                compare::CompareTarget::Create => compare::TargetUnion::CreateRevision(revision),
-                _ => compare::TargetUnion::ModRevision(revision),
-            }),
-            ..Default::default()
-        };
-        let txn = TxnRequest {
-            compare: vec![guard],
-            success: vec![RequestOp { request: Some(op) }],
-            failure: vec![],
-        };
-        let resp = self
-            .kv
-            .clone()
-            .txn(txn)
-            .await
-            .map_err(store_error)?
-            .into_inner();
-        Ok(resp
-            .succeeded
-            .then(|| resp.header.map(|h| h.revision).unwrap_or(0)))
+        Ok(
+            match self
+                .write(key, Write::Create(value), &Claims::default(), b"")
+                .await?
+            {
+                Outcome::Done(revision) => Some(revision),
+                Outcome::ObjectChanged | Outcome::ClaimTaken => None,
+            },
+        )
     }
 
     /// Writes one object together with `claims`: the keys it takes must
     /// not exist (they are created holding `owner`), the keys it releases
-    /// are deleted, all in one transaction guarded like the plain writes.
+    /// are deleted, all in one transaction guarded by the object's own revision.
     pub async fn write(
         &self,
         key: &[u8],

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use super::{labels, pod, Errors};
+use crate::selector::Selector;
 
 /// A Deployment or ReplicaSet: a selector that matches its template, a
 /// valid template, non-negative counts; the selector may not change.
@@ -69,32 +70,7 @@ pub fn workload(object: &Value, old: Option<&Value>, errors: &mut Errors) {
 
 /// Whether a label selector selects `labels`.
 fn selects(selector: &Value, labels: Option<&Value>) -> bool {
-    let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
-    let match_labels = selector
-        .get("matchLabels")
-        .and_then(Value::as_object)
-        .is_none_or(|m| m.iter().all(|(k, v)| get(k) == v.as_str()));
-    let expressions = selector
-        .get("matchExpressions")
-        .and_then(Value::as_array)
-        .is_none_or(|list| {
-            list.iter().all(|e| {
-                let key = e.get("key").and_then(Value::as_str).unwrap_or("");
-                let values: Vec<&str> = e
-                    .get("values")
-                    .and_then(Value::as_array)
-                    .map(|v| v.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                match e.get("operator").and_then(Value::as_str) {
-                    Some("In") => get(key).is_some_and(|v| values.contains(&v)),
-                    Some("NotIn") => get(key).is_none_or(|v| !values.contains(&v)),
-                    Some("Exists") => get(key).is_some(),
-                    Some("DoesNotExist") => get(key).is_none(),
-                    _ => false,
-                }
-            })
-        });
-    match_labels && expressions
+    Selector::from_label_selector(selector).is_some_and(|s| s.matches_label_map(labels))
 }
 
 const SERVICE_TYPES: [&str; 4] = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"];
