@@ -1,0 +1,1 @@
+//! berth-client: see the crate description.

@@ -1,0 +1,1 @@
+//! berth-controllers: the control loops of the controller manager.
