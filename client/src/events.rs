@@ -57,11 +57,7 @@ impl Recorder {
     /// a background task through `client`.
     pub fn new(client: Client, component: &str) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(write_events(
-            Api::all(client),
-            component.to_string(),
-            rx,
-        ));
+        tokio::spawn(write_events(Api::all(client), component.to_string(), rx));
         Recorder { tx }
     }
 

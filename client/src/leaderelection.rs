@@ -102,7 +102,10 @@ impl LeaderElector {
                     Ok(false) => {}
                     Err(e) => tracing::debug!(lease = %self.name, error = %e, "acquire failed"),
                 }
-                let wait = self.config.retry_period.mul_f64(1.0 + 0.2 * rand::random::<f64>());
+                let wait = self
+                    .config
+                    .retry_period
+                    .mul_f64(1.0 + 0.2 * rand::random::<f64>());
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = stop.changed() => {}
@@ -123,7 +126,9 @@ impl LeaderElector {
                     self.release().await;
                     return ended;
                 }
-                None => tracing::warn!(lease = %self.name, identity = %self.identity, "leader lease lost"),
+                None => {
+                    tracing::warn!(lease = %self.name, identity = %self.identity, "leader lease lost")
+                }
             }
         }
     }
