@@ -1,5 +1,6 @@
 //! `berth`: the one binary of the berth orchestrator.
 
+mod control_plane;
 mod server_cmd;
 mod store_cmd;
 mod urls;

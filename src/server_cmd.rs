@@ -27,6 +27,15 @@ pub struct ServerArgs {
     /// flag name); watches from older versions are served by the store.
     #[arg(long, default_value_t = 4096)]
     default_watch_cache_size: usize,
+    /// Controllers to run while this member leads the controller manager,
+    /// by kube-controller-manager's names: `*` for all, `-name` to leave
+    /// one out, empty for none.
+    #[arg(long, default_value = "*")]
+    controllers: String,
+    /// Run the scheduler while this member leads it (`--scheduler=false`
+    /// for none).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    scheduler: bool,
 }
 
 /// Runs the member until SIGINT or SIGTERM.
@@ -35,6 +44,8 @@ pub async fn run(args: ServerArgs) -> Result<()> {
         .await
         .with_context(|| format!("binding --api-listen {}", args.api_listen))?;
     let api_addr = api_listener.local_addr()?;
+    let controllers = berth_controllers::manager::Enabled::parse(&args.controllers)
+        .map_err(|e| anyhow::anyhow!("--controllers: {e}"))?;
     let member = store_cmd::start(&args.store).await?;
     let store_url = member.client_url.clone();
     let config = berth_apiserver::Config {
@@ -53,7 +64,36 @@ pub async fn run(args: ServerArgs) -> Result<()> {
         tracing::info!(path = %path.display(), "kubeconfig written");
     }
     tracing::info!(%api_addr, "API server listening");
+    // Components reach the API over loopback, whatever address it serves.
+    let local_api = format!("http://127.0.0.1:{}", api_addr.port());
+    let identity = format!("{}_{}", args.store.name(), uuid::Uuid::new_v4());
+    let (loops_stop, loops_stopped) = tokio::sync::watch::channel(false);
+    let manager = if controllers.is_empty() {
+        None
+    } else {
+        Some(crate::control_plane::start_controller_manager(
+            &local_api,
+            &identity,
+            controllers,
+            loops_stopped.clone(),
+        )?)
+    };
+    let scheduler = if args.scheduler {
+        Some(crate::control_plane::start_scheduler(
+            &local_api,
+            &identity,
+            loops_stopped.clone(),
+        )?)
+    } else {
+        None
+    };
     store_cmd::shutdown_signal().await;
+    // The leaders release their Leases while the API still serves, so the
+    // other members take over at once instead of after the lease duration.
+    let _ = loops_stop.send(true);
+    for task in [manager, scheduler].into_iter().flatten() {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+    }
     let _ = stop_tx.send(true);
     if let Ok(Err(e)) = api.await {
         tracing::warn!(error = %e, "API server");

@@ -60,6 +60,11 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
+    /// The member's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     fn config(&self) -> Result<ServerConfig> {
         let peer_urls = split(&self.listen_peer_urls);
         let Some(peer_url) = peer_urls.first() else {

@@ -40,6 +40,7 @@ fn update_pod(object: &Value) -> UpdateRequest {
         namespace: "default".into(),
         name: "p".into(),
         object: serde_json::to_vec(object).unwrap(),
+        subresource: String::new(),
     }
 }
 

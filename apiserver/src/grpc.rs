@@ -236,7 +236,7 @@ impl Resources for Grpc {
         request: tonic::Request<UpdateRequest>,
     ) -> Result<tonic::Response<Object>, Status> {
         let r = request.into_inner();
-        let uri = path(r.resource.as_ref(), &r.namespace, &r.name, "")?;
+        let uri = path(r.resource.as_ref(), &r.namespace, &r.name, &r.subresource)?;
         self.object(Method::PUT, uri, "application/json", r.object)
             .await
     }

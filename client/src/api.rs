@@ -313,6 +313,7 @@ impl<K: Resource> Api<K> {
             namespace: self.namespace_of(object.metadata().namespace.as_deref()),
             name: object.metadata().name.clone().unwrap_or_default(),
             object: serde_json::to_vec(object)?,
+            subresource: String::new(),
         })
     }
 
@@ -320,6 +321,20 @@ impl<K: Resource> Api<K> {
     /// (409 Conflict otherwise).
     pub async fn replace(&self, object: &K) -> Result<K, Error> {
         let request = self.update_request(object)?;
+        let updated = self
+            .client
+            .grpc()
+            .update(request)
+            .await
+            .map_err(Error::from_grpc)?;
+        Ok(serde_json::from_slice(&updated.get_ref().json)?)
+    }
+
+    /// Writes `object` to the subresource `sub` with PUT (`finalize` of a
+    /// namespace).
+    pub async fn replace_subresource(&self, sub: &str, object: &K) -> Result<K, Error> {
+        let mut request = self.update_request(object)?;
+        request.subresource = sub.to_string();
         let updated = self
             .client
             .grpc()

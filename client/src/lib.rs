@@ -10,6 +10,7 @@
 
 mod api;
 mod client;
+pub mod controller;
 mod error;
 pub mod events;
 pub mod index;

@@ -1,5 +1,8 @@
 //! What the process-level tests share.
 
+#[allow(dead_code)] // only the control-plane tests simulate nodes
+pub mod kubelet;
+
 use std::net::TcpListener;
 
 /// Where test servers listen: below the kernel's ephemeral range
@@ -76,9 +79,16 @@ impl Drop for Server {
 }
 
 /// Starts a [`Server`] with BOOKMARKs every second and a watch cache of 16
-/// events per resource; it logs to `server.log` in its folder.
+/// events per resource, serving the API alone (no controllers, no
+/// scheduler), as API tests need; it logs to `server.log` in its folder.
 #[allow(dead_code)] // not every test binary starts one
 pub fn berth_server() -> Server {
+    berth_server_with(&["--controllers=", "--scheduler=false"])
+}
+
+/// Starts a [`Server`] as [`berth_server`] does, with `extra` flags.
+#[allow(dead_code)] // not every test binary starts one
+pub fn berth_server_with(extra: &[&str]) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let ports = free_ports(4);
     let url = |port: u16| format!("http://127.0.0.1:{port}");
@@ -94,6 +104,7 @@ pub fn berth_server() -> Server {
         .args(["--watch-bookmark-seconds", "1"])
         // A small watch cache, so tests reach past its window.
         .args(["--default-watch-cache-size", "16"])
+        .args(extra)
         .stdout(std::process::Stdio::null())
         .stderr(log)
         .spawn()
