@@ -78,7 +78,10 @@ async fn deleting_a_namespace_deletes_its_content_then_the_namespace() {
         Some("Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances")
     );
     let (left, _) = maps.list_all(&ListParams::default()).await.unwrap();
-    let names: Vec<_> = left.iter().filter_map(|m| m.metadata.name.as_deref()).collect();
+    let names: Vec<_> = left
+        .iter()
+        .filter_map(|m| m.metadata.name.as_deref())
+        .collect();
     assert_eq!(names, ["held"], "everything else is deleted");
 
     maps.patch(
@@ -88,7 +91,12 @@ async fn deleting_a_namespace_deletes_its_content_then_the_namespace() {
     .await
     .unwrap();
     eventually(20, "the namespace to be gone", || async {
-        namespaces.get_opt("doomed").await.ok()?.is_none().then_some(())
+        namespaces
+            .get_opt("doomed")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
     })
     .await;
 }
@@ -114,7 +122,10 @@ fn replica_set(name: &str, replicas: i32, cpu: &str) -> ReplicaSet {
 /// The pods of `app`, once there are exactly `n` active ones, all bound.
 async fn bound_pods(pods: &Api<Pod>, app: &str, n: usize) -> Vec<Pod> {
     eventually(30, &format!("{n} bound pods of {app}"), || async {
-        let (all, _) = pods.list_all(&ListParams::labels(&format!("app={app}"))).await.ok()?;
+        let (all, _) = pods
+            .list_all(&ListParams::labels(&format!("app={app}")))
+            .await
+            .ok()?;
         let active: Vec<Pod> = all
             .into_iter()
             .filter(|p| p.metadata.deletion_timestamp.is_none())
@@ -152,7 +163,10 @@ async fn a_replica_set_keeps_its_pods_spread_scheduled_and_replaced() {
     assert_eq!(spread, ["node-0", "node-1", "node-2"], "one pod per node");
     for pod in &placed {
         let owner = &pod.metadata.owner_references.as_ref().unwrap()[0];
-        assert_eq!((owner.kind.as_str(), owner.name.as_str()), ("ReplicaSet", "web"));
+        assert_eq!(
+            (owner.kind.as_str(), owner.name.as_str()),
+            ("ReplicaSet", "web")
+        );
         assert_eq!(owner.controller, Some(true));
     }
     let status = eventually(30, "readyReplicas 3", || async {
@@ -169,7 +183,9 @@ async fn a_replica_set_keeps_its_pods_spread_scheduled_and_replaced() {
         .await
         .unwrap();
     let after = bound_pods(&pods, "web", 3).await;
-    assert!(after.iter().all(|p| p.metadata.name.as_deref() != Some(victim.as_str())));
+    assert!(after
+        .iter()
+        .all(|p| p.metadata.name.as_deref() != Some(victim.as_str())));
 
     // Scaled up, then down.
     let scale = |n: i32| berth_client::Patch::Merge(json!({"spec": {"replicas": n}}));
@@ -180,11 +196,15 @@ async fn a_replica_set_keeps_its_pods_spread_scheduled_and_replaced() {
 
     // The events kubectl describe shows.
     let events: Api<Event> = Api::namespaced(client.clone(), "default");
-    let reasons = eventually(10, "SuccessfulCreate, SuccessfulDelete and Scheduled events", || async {
-        let (all, _) = events.list_all(&ListParams::default()).await.ok()?;
-        let has = |reason: &str| all.iter().any(|e| e.reason.as_deref() == Some(reason));
-        (has("SuccessfulCreate") && has("SuccessfulDelete") && has("Scheduled")).then_some(all)
-    })
+    let reasons = eventually(
+        10,
+        "SuccessfulCreate, SuccessfulDelete and Scheduled events",
+        || async {
+            let (all, _) = events.list_all(&ListParams::default()).await.ok()?;
+            let has = |reason: &str| all.iter().any(|e| e.reason.as_deref() == Some(reason));
+            (has("SuccessfulCreate") && has("SuccessfulDelete") && has("Scheduled")).then_some(all)
+        },
+    )
     .await;
     let scheduled = reasons
         .iter()

@@ -2,9 +2,10 @@
 //! run together while this member holds the `kube-controller-manager`
 //! Lease.
 
-use berth_client::{index, Api, Client, Informer, InformerConfig};
-use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use berth_client::{index, Api, Client, Informer, InformerConfig, Resource};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 /// Which controllers run, by their kube-controller-manager names
 /// (`--controllers`: `*` for all, `-name` to turn one off).
@@ -14,7 +15,14 @@ pub struct Enabled {
 }
 
 /// Every controller this manager knows.
-pub const ALL: &[&str] = &["namespace", "replicaset"];
+pub const ALL: &[&str] = &[
+    "deployment",
+    "endpoints",
+    "endpointslice",
+    "namespace",
+    "nodelifecycle",
+    "replicaset",
+];
 
 impl Enabled {
     /// Parses a `--controllers` value such as `*,-namespace` or
@@ -58,41 +66,86 @@ impl Enabled {
     }
 }
 
+fn informer<K: Resource>(
+    client: &Client,
+    indexes: Vec<(&'static str, berth_client::IndexFn<K>)>,
+) -> Informer<K> {
+    Informer::spawn(
+        Api::<K>::all(client.clone()),
+        InformerConfig::default(),
+        indexes,
+    )
+}
+
 /// Runs the enabled controllers until the future is dropped (leadership
 /// lost or the member stopping), which stops every task they started.
 pub async fn run(client: Client, enabled: Enabled) {
-    let namespaces = Informer::spawn(
-        Api::<Namespace>::all(client.clone()),
-        InformerConfig::default(),
-        Vec::new(),
+    let namespaces = informer::<Namespace>(&client, Vec::new());
+    let pods = informer::<Pod>(
+        &client,
+        vec![
+            (index::NAMESPACE, index::namespace()),
+            (index::NODE_NAME, index::pod_node_name()),
+        ],
     );
-    let pods = Informer::spawn(
-        Api::<Pod>::all(client.clone()),
-        InformerConfig::default(),
-        vec![(index::NAMESPACE, index::namespace())],
-    );
-    let replica_sets = Informer::spawn(
-        Api::<ReplicaSet>::all(client.clone()),
-        InformerConfig::default(),
-        vec![(index::NAMESPACE, index::namespace())],
-    );
+    let replica_sets = informer::<ReplicaSet>(&client, by_namespace());
+    let deployments = informer::<Deployment>(&client, by_namespace());
+    let services = informer::<Service>(&client, by_namespace());
+    let endpoints = informer::<Endpoints>(&client, Vec::new());
+    let slices = informer::<EndpointSlice>(&client, crate::endpointslice::controller::indexes());
+    let nodes = informer::<Node>(&client, Vec::new());
     namespaces.wait_synced().await;
     pods.wait_synced().await;
     replica_sets.wait_synced().await;
+    deployments.wait_synced().await;
+    services.wait_synced().await;
+    endpoints.wait_synced().await;
+    slices.wait_synced().await;
+    nodes.wait_synced().await;
     tracing::info!(controllers = ?enabled.names, "controllers starting");
-    // kube-controller-manager's default worker counts: 5 for replicaset
-    // (--concurrent-replicaset-syncs), 10 for namespace.
-    let namespace = async {
-        if enabled.has("namespace") {
-            crate::namespace::run(client.clone(), &namespaces, 10).await;
-        }
-    };
-    let replicaset = async {
-        if enabled.has("replicaset") {
-            crate::replicaset::controller::run(client.clone(), &replica_sets, &pods, 5).await;
-        }
-    };
-    tokio::join!(namespace, replicaset);
+    let on = |name: &str| enabled.has(name);
+    // Worker counts are kube-controller-manager's defaults
+    // (--concurrent-deployment-syncs 5, --concurrent-replicaset-syncs 5,
+    // --concurrent-endpoint-syncs 5, --concurrent-service-endpoint-syncs 5,
+    // --concurrent-namespace-syncs 10).
+    let c = &client;
+    tokio::join!(
+        when(
+            on("namespace"),
+            crate::namespace::run(c.clone(), &namespaces, 10)
+        ),
+        when(
+            on("replicaset"),
+            crate::replicaset::controller::run(c.clone(), &replica_sets, &pods, 5)
+        ),
+        when(
+            on("deployment"),
+            crate::deployment::controller::run(c.clone(), &deployments, &replica_sets, &pods, 5)
+        ),
+        when(
+            on("endpoints"),
+            crate::endpoints::controller::run(c.clone(), &services, &pods, &endpoints, 5)
+        ),
+        when(
+            on("endpointslice"),
+            crate::endpointslice::controller::run(c.clone(), &services, &pods, &slices, &nodes, 5)
+        ),
+        when(
+            on("nodelifecycle"),
+            crate::nodelifecycle::controller::run(c.clone(), &nodes, &pods)
+        ),
+    );
+}
+
+fn by_namespace<K: Resource>() -> Vec<(&'static str, berth_client::IndexFn<K>)> {
+    vec![(index::NAMESPACE, index::namespace())]
+}
+
+/// Runs `controller` if it is enabled.
+async fn when(enabled: bool, controller: impl std::future::Future<Output = ()>) {
+    if enabled {
+        controller.await;
+    }
 }
 
 #[cfg(test)]
@@ -106,7 +159,11 @@ mod tests {
         let most = Enabled::parse("*,-namespace").unwrap();
         assert!(!most.has("namespace"));
         assert!(most.has("replicaset"));
+        let two = Enabled::parse("deployment, replicaset").unwrap();
+        assert!(two.has("deployment") && two.has("replicaset") && !two.has("endpoints"));
         assert!(Enabled::parse("").unwrap().is_empty());
-        assert!(Enabled::parse("nope").unwrap_err().contains("unknown controller"));
+        assert!(Enabled::parse("nope")
+            .unwrap_err()
+            .contains("unknown controller"));
     }
 }

@@ -114,10 +114,7 @@ pub async fn run(
         let shared = shared.clone();
         async move { sync_key(&shared, &key).await }
     };
-    tokio::join!(
-        feeder,
-        controller::run("deployment", queue, workers, sync)
-    );
+    tokio::join!(feeder, controller::run("deployment", queue, workers, sync));
 }
 
 /// Kubernetes' addReplicaSet/updateReplicaSet/deleteReplicaSet.
@@ -203,14 +200,13 @@ async fn sync_key(shared: &Shared, key: &str) -> Result<Requeue, Error> {
                     .patch(&change.name, &Patch::Strategic(change.release_patch()))
                     .await,
             )?,
-            DeploymentAction::CreateReplicaSet { replica_set, event } => {
+            DeploymentAction::CreateReplicaSet {
+                replica_set,
+                events,
+            } => {
                 let name = replica_set.metadata.name.clone().unwrap_or_default();
                 match rs_api.create(&replica_set).await {
-                    Ok(_) => {
-                        if let Some(event) = event {
-                            shared.record(&d, &event);
-                        }
-                    }
+                    Ok(_) => events.iter().for_each(|e| shared.record(&d, e)),
                     Err(e) if e.is_already_exists() => {
                         let existing = rs_api.get(&name).await?;
                         match resolve_create_conflict(&d, &existing) {
@@ -233,11 +229,12 @@ async fn sync_key(shared: &Shared, key: &str) -> Result<Requeue, Error> {
                     }
                 }
             }
-            DeploymentAction::UpdateReplicaSet { replica_set, event } => {
+            DeploymentAction::UpdateReplicaSet {
+                replica_set,
+                events,
+            } => {
                 rs_api.replace(&replica_set).await?;
-                if let Some(event) = event {
-                    shared.record(&d, &event);
-                }
+                events.iter().for_each(|e| shared.record(&d, e));
             }
             DeploymentAction::DeleteReplicaSet { name, uid } => {
                 let options = json!({"preconditions": {"uid": uid}});
@@ -248,7 +245,8 @@ async fn sync_key(shared: &Shared, key: &str) -> Result<Requeue, Error> {
     }
     let mut current = Deployment::clone(&d);
     if let Some(revision) = plan.revision {
-        let patch = Patch::Merge(json!({"metadata": {"annotations": {REVISION_ANNOTATION: revision}}}));
+        let patch =
+            Patch::Merge(json!({"metadata": {"annotations": {REVISION_ANNOTATION: revision}}}));
         match d_api
             .patch(d.metadata.name.as_deref().unwrap_or_default(), &patch)
             .await
@@ -267,7 +265,11 @@ async fn sync_key(shared: &Shared, key: &str) -> Result<Requeue, Error> {
         .unwrap_or(Requeue::No))
 }
 
-async fn write_status(api: &Api<Deployment>, d: &Deployment, status: DeploymentStatus) -> Result<(), Error> {
+async fn write_status(
+    api: &Api<Deployment>,
+    d: &Deployment,
+    status: DeploymentStatus,
+) -> Result<(), Error> {
     if d.status.as_ref() == Some(&status) {
         return Ok(());
     }

@@ -20,6 +20,7 @@
 
 mod annotations;
 mod conditions;
+pub mod controller;
 mod hash;
 mod new_replica_set;
 mod progress;
@@ -68,20 +69,22 @@ pub enum DeploymentAction {
     /// Remove the Deployment's controller reference from a ReplicaSet that no longer
     /// matches; NotFound counts as done.
     ReleaseReplicaSet(ControllerRefChange),
-    /// Create this ReplicaSet; on success record `event` if any.
+    /// Create this ReplicaSet; on success record `events`.
     CreateReplicaSet {
         /// The ReplicaSet, named `<deployment>-<pod-template-hash>`.
         replica_set: Box<ReplicaSet>,
-        /// `Scaled up replica set NAME to N` when created with pods.
-        event: Option<Event>,
+        /// `Scaled up replica set NAME from 0 to N` when created with pods.
+        events: Vec<Event>,
     },
     /// Replace this ReplicaSet (spec.replicas, annotations, minReadySeconds changed;
-    /// its resourceVersion makes the write conditional); on success record `event`.
+    /// its resourceVersion makes the write conditional); on success record `events`.
+    /// A plan writes each ReplicaSet at most once: later changes in the same sync are
+    /// folded into the earlier action, so its resourceVersion is still current.
     UpdateReplicaSet {
         /// The ReplicaSet as it should be.
         replica_set: Box<ReplicaSet>,
-        /// `Scaled up|down replica set NAME to N from M` when its size changed.
-        event: Option<Event>,
+        /// `Scaled up|down replica set NAME from M to N`, one per size change.
+        events: Vec<Event>,
     },
     /// Delete an old ReplicaSet beyond revisionHistoryLimit (NotFound counts as done).
     DeleteReplicaSet {

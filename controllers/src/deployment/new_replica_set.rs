@@ -103,10 +103,7 @@ impl Syncer {
             let spec = copy.spec.get_or_insert_with(Default::default);
             if annotated || spec.min_ready_seconds.unwrap_or(0) != min_ready {
                 spec.min_ready_seconds = Some(min_ready);
-                self.actions.push(DeploymentAction::UpdateReplicaSet {
-                    replica_set: Box::new(copy.clone()),
-                    event: None,
-                });
+                self.write_replica_set(copy.clone(), None);
                 self.rss[i] = copy;
                 // Kubernetes returns here; the Deployment's revision follows next sync.
                 return Ok(());
@@ -152,12 +149,12 @@ impl Syncer {
         let event = (count > 0).then(|| {
             Event::normal(
                 SCALING_REPLICA_SET_REASON,
-                format!("Scaled up replica set {name} to {count}"),
+                format!("Scaled up replica set {name} from 0 to {count}"),
             )
         });
         self.actions.push(DeploymentAction::CreateReplicaSet {
             replica_set: Box::new(rs.clone()),
-            event,
+            events: event.into_iter().collect(),
         });
         // The working copy sorts as the newest ReplicaSet, as it will be once created.
         rs.metadata.creation_timestamp = Some(Time(self.now));

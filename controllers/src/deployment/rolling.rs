@@ -136,7 +136,10 @@ mod tests {
         let mut sim = Sim::new(3, Strategy::rolling("25%", "25%"));
         let plan = sim.step();
         let created = plan.actions.iter().find_map(|a| match a {
-            DeploymentAction::CreateReplicaSet { replica_set, event } => Some((replica_set, event)),
+            DeploymentAction::CreateReplicaSet {
+                replica_set,
+                events,
+            } => Some((replica_set, events)),
             _ => None,
         });
         let (rs, event) = created.expect("new replica set");
@@ -157,8 +160,8 @@ mod tests {
             Some(&hash)
         );
         assert_eq!(
-            event.as_ref().map(|e| e.message.clone()),
-            Some(format!("Scaled up replica set {name} to 3"))
+            event.first().map(|e| e.message.clone()),
+            Some(format!("Scaled up replica set {name} from 0 to 3"))
         );
         assert_eq!(plan.revision.as_deref(), Some("1"));
     }
@@ -235,8 +238,8 @@ mod tests {
             .actions
             .iter()
             .filter_map(|a| match a {
-                DeploymentAction::UpdateReplicaSet { event: Some(e), .. } => {
-                    Some(e.message.clone())
+                DeploymentAction::UpdateReplicaSet { events, .. } => {
+                    events.first().map(|e| e.message.clone())
                 }
                 _ => None,
             })
@@ -248,6 +251,34 @@ mod tests {
             2,
             "the unready pod went, the ready ones stay"
         );
+    }
+
+    #[test]
+    fn two_resizes_of_one_replica_set_in_a_sync_are_one_write_with_both_events() {
+        let mut sim = Sim::new(4, Strategy::rolling("0", "2"));
+        sim.settle();
+        if let Some(status) = sim.pods.first_mut().and_then(|p| p.status.as_mut()) {
+            status.conditions = None;
+        }
+        sim.pods_become_available = false;
+        sim.tick();
+        sim.change_image("web:2");
+        let plan = sim.step();
+        let updates: Vec<Vec<String>> = plan
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                DeploymentAction::UpdateReplicaSet { events, .. } => {
+                    Some(events.iter().map(|e| e.message.clone()).collect())
+                }
+                _ => None,
+            })
+            .collect();
+        // Unhealthy cleanup takes the unready pod, then availability allows one more.
+        assert_eq!(updates.len(), 1, "{updates:?}");
+        assert!(updates[0][0].ends_with("to 3 from 4"), "{updates:?}");
+        assert!(updates[0][1].ends_with("to 2 from 3"), "{updates:?}");
+        assert_eq!(sim.sizes(), vec![2, 0]);
     }
 
     #[test]

@@ -187,10 +187,9 @@ mod tests {
             .actions
             .iter()
             .filter_map(|a| match a {
-                DeploymentAction::UpdateReplicaSet {
-                    event: Some(Event { message, .. }),
-                    ..
-                } => Some(message.as_str()),
+                DeploymentAction::UpdateReplicaSet { events, .. } => {
+                    events.first().map(|Event { message, .. }| message.as_str())
+                }
                 _ => None,
             })
             .collect();
@@ -220,7 +219,7 @@ mod tests {
         assert_eq!(sim.sizes(), vec![6]);
         assert!(plan.actions.iter().any(|a| matches!(
             a,
-            DeploymentAction::UpdateReplicaSet { event: Some(e), .. } if e.message.ends_with("to 6 from 3")
+            DeploymentAction::UpdateReplicaSet { events, .. } if events.iter().any(|e| e.message.ends_with("to 6 from 3"))
         )));
     }
 

@@ -176,15 +176,21 @@ impl Sim {
 
     fn apply(&mut self, action: &DeploymentAction) {
         match action {
-            DeploymentAction::CreateReplicaSet { replica_set, event } => {
+            DeploymentAction::CreateReplicaSet {
+                replica_set,
+                events,
+            } => {
                 let mut rs = (**replica_set).clone();
                 rs.metadata.uid = Some(self.uid("rs"));
                 rs.metadata.creation_timestamp = Some(Time(self.now));
                 rs.metadata.generation = Some(1);
                 self.replica_sets.push(rs);
-                self.events.extend(event.clone());
+                self.events.extend(events.iter().cloned());
             }
-            DeploymentAction::UpdateReplicaSet { replica_set, event } => {
+            DeploymentAction::UpdateReplicaSet {
+                replica_set,
+                events,
+            } => {
                 if let Some(rs) = self
                     .replica_sets
                     .iter_mut()
@@ -197,7 +203,7 @@ impl Sim {
                         rs.metadata.generation = Some(rs.metadata.generation.unwrap_or(0) + 1);
                     }
                 }
-                self.events.extend(event.clone());
+                self.events.extend(events.iter().cloned());
             }
             DeploymentAction::DeleteReplicaSet { name, .. } => {
                 self.replica_sets

@@ -233,14 +233,41 @@ impl Syncer {
         let event = size_changed.then(|| {
             Event::normal(
                 SCALING_REPLICA_SET_REASON,
-                format!("Scaled {op} replica set {name} to {new_scale} from {old_scale}"),
+                format!("Scaled {op} replica set {name} from {old_scale} to {new_scale}"),
             )
         });
-        self.actions.push(DeploymentAction::UpdateReplicaSet {
-            replica_set: Box::new(rs.clone()),
-            event,
-        });
+        let rs = rs.clone();
+        self.write_replica_set(rs, event);
         size_changed
+    }
+
+    /// Plans writing `rs`, folding it into an earlier create or update of the same
+    /// ReplicaSet in this plan: a second update would carry a stale resourceVersion
+    /// (Kubernetes carries the object each update returns into the next step).
+    pub fn write_replica_set(&mut self, mut rs: ReplicaSet, event: Option<Event>) {
+        for action in &mut self.actions {
+            match action {
+                DeploymentAction::CreateReplicaSet {
+                    replica_set,
+                    events,
+                }
+                | DeploymentAction::UpdateReplicaSet {
+                    replica_set,
+                    events,
+                } if replica_set.metadata.name == rs.metadata.name => {
+                    // The creation time on our working copy is ours, not the server's.
+                    rs.metadata.creation_timestamp = replica_set.metadata.creation_timestamp.take();
+                    **replica_set = rs;
+                    events.extend(event);
+                    return;
+                }
+                _ => {}
+            }
+        }
+        self.actions.push(DeploymentAction::UpdateReplicaSet {
+            replica_set: Box::new(rs),
+            events: event.into_iter().collect(),
+        });
     }
 
     /// Deletes the oldest old ReplicaSets beyond revisionHistoryLimit, never one that

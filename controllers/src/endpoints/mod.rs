@@ -10,6 +10,7 @@
 //!
 //! [`pod`] also holds the pod rules the EndpointSlice controller shares.
 
+pub mod controller;
 pub mod pod;
 mod repack;
 mod sync;

@@ -10,6 +10,7 @@
 //! Service needs nothing here: its slices are owned by it and the garbage
 //! collector removes them.
 
+pub mod controller;
 mod desired;
 mod reconciler;
 

@@ -80,12 +80,7 @@ async fn sync(client: &Client, namespace: &Namespace) -> Result<Requeue, Error> 
     }
     let mut finalized = namespace.clone();
     if let Some(spec) = finalized.spec.as_mut() {
-        spec.finalizers = Some(
-            finalizers
-                .into_iter()
-                .filter(|f| f != FINALIZER)
-                .collect(),
-        );
+        spec.finalizers = Some(finalizers.into_iter().filter(|f| f != FINALIZER).collect());
     }
     match api.replace_subresource("finalize", &finalized).await {
         Ok(_) => {

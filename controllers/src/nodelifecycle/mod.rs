@@ -18,6 +18,7 @@
 //! - toleration periods start at each taint's `timeAdded` rather than when
 //!   the taint manager first saw the pod (see [`pod_eviction`]).
 
+pub mod controller;
 mod eviction;
 mod health;
 mod monitor;

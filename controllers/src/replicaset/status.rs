@@ -99,10 +99,12 @@ pub fn calculate_status(
         _ => {}
     }
 
+    // Kubernetes omits zero counts (omitempty), except the required `replicas`.
+    let nz = |v: i32| (v != 0).then_some(v);
     status.replicas = count;
-    status.fully_labeled_replicas = Some(fully_labeled);
-    status.ready_replicas = Some(ready);
-    status.available_replicas = Some(available);
+    status.fully_labeled_replicas = nz(fully_labeled);
+    status.ready_replicas = nz(ready);
+    status.available_replicas = nz(available);
     status.observed_generation = rs.metadata.generation;
     status
 }
