@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 pub fn start_controller_manager(
     api_url: &str,
     identity: &str,
-    enabled: berth_controllers::manager::Enabled,
+    config: berth_controllers::manager::Config,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<JoinHandle<()>> {
     let client = Client::new(api_url)?;
@@ -27,7 +27,7 @@ pub fn start_controller_manager(
     Ok(tokio::spawn(async move {
         elector
             .run(stop, || {
-                berth_controllers::manager::run(client.clone(), enabled.clone())
+                berth_controllers::manager::run(client.clone(), config.clone())
             })
             .await;
     }))

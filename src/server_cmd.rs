@@ -32,6 +32,10 @@ pub struct ServerArgs {
     /// one out, empty for none.
     #[arg(long, default_value = "*")]
     controllers: String,
+    /// How long a node may go silent (no Lease renewal, no status) before
+    /// the node lifecycle controller marks it unreachable, e.g. `40s`.
+    #[arg(long, default_value = "40s", value_parser = parse_duration)]
+    node_monitor_grace_period: std::time::Duration,
     /// Run the scheduler while this member leads it (`--scheduler=false`
     /// for none).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -74,7 +78,10 @@ pub async fn run(args: ServerArgs) -> Result<()> {
         Some(crate::control_plane::start_controller_manager(
             &local_api,
             &identity,
-            controllers,
+            berth_controllers::manager::Config {
+                enabled: controllers,
+                node_monitor_grace_period: args.node_monitor_grace_period,
+            },
             loops_stopped.clone(),
         )?)
     };
@@ -100,6 +107,12 @@ pub async fn run(args: ServerArgs) -> Result<()> {
     }
     member.stop().await;
     Ok(())
+}
+
+/// A duration as Kubernetes flags write them (`40s`, `5m`, `1h30m`).
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d: jiff::SignedDuration = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
+    std::time::Duration::try_from(d).map_err(|e| format!("{s:?}: {e}"))
 }
 
 /// A kubeconfig with one cluster, user and context, all named `berth`.

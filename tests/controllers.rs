@@ -257,3 +257,156 @@ async fn a_pod_too_big_for_every_node_waits_for_one_that_fits() {
     let placed = bound_pods(&pods, "big", 1).await;
     assert_eq!(node_of(&placed[0]), "large");
 }
+
+fn with_unreachable_toleration(mut rs: ReplicaSet, seconds: i64) -> ReplicaSet {
+    let spec = rs.spec.as_mut().unwrap().template.as_mut().unwrap();
+    spec.spec.as_mut().unwrap().tolerations = Some(vec![serde_json::from_value(json!({
+        "key": "node.kubernetes.io/unreachable", "operator": "Exists",
+        "effect": "NoExecute", "tolerationSeconds": seconds
+    }))
+    .unwrap()]);
+    rs
+}
+
+#[tokio::test]
+async fn a_silent_node_goes_unknown_and_its_pods_move_elsewhere() {
+    // A short grace period, as kube-controller-manager's flag allows, so
+    // the test does not wait the default 40 s.
+    let server = berth_server_with(&["--node-monitor-grace-period", "4s"]);
+    let client = client(&server).await;
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        nodes.push(kubelet::start(&client, &format!("node-{i}"), "2", "4Gi").await);
+    }
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    sets.create(&with_unreachable_toleration(
+        replica_set("web", 3, "100m"),
+        1,
+    ))
+    .await
+    .unwrap();
+    let placed = bound_pods(&pods, "web", 3).await;
+    let on_silent: Vec<String> = placed
+        .iter()
+        .filter(|p| node_of(p) == "node-0")
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
+    assert_eq!(on_silent.len(), 1);
+
+    // node-0's kubelet stops: no more Lease renewals.
+    drop(nodes.remove(0));
+    let node_api: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
+    let node =
+        eventually(
+            30,
+            "node-0 Ready=Unknown with the unreachable taint",
+            || async {
+                let n = node_api.get("node-0").await.ok()?;
+                let unknown = n.status.as_ref()?.conditions.as_ref()?.iter().any(|c| {
+                    c.type_ == "Ready"
+                        && c.status == "Unknown"
+                        && c.reason.as_deref() == Some("NodeStatusUnknown")
+                });
+                let tainted =
+                    n.spec.as_ref()?.taints.as_ref()?.iter().any(|t| {
+                        t.key == "node.kubernetes.io/unreachable" && t.effect == "NoExecute"
+                    });
+                (unknown && tainted).then_some(n)
+            },
+        )
+        .await;
+    assert!(node
+        .spec
+        .unwrap()
+        .taints
+        .unwrap()
+        .iter()
+        .any(|t| { t.key == "node.kubernetes.io/unreachable" && t.effect == "NoSchedule" }));
+
+    // Its pod is evicted after its 1 s toleration and replaced on a live node.
+    let moved = eventually(30, "3 pods on the live nodes", || async {
+        let (all, _) = pods.list_all(&ListParams::labels("app=web")).await.ok()?;
+        let active: Vec<Pod> = all
+            .into_iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .collect();
+        let placed = active.len() == 3
+            && active
+                .iter()
+                .all(|p| ["node-1", "node-2"].contains(&node_of(p).as_str()));
+        placed.then_some(active)
+    })
+    .await;
+    assert!(moved
+        .iter()
+        .all(|p| !on_silent.contains(p.metadata.name.as_ref().unwrap())));
+    let evicted = pods.get(&on_silent[0]).await.unwrap();
+    let target = evicted
+        .status
+        .unwrap()
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "DisruptionTarget")
+        .expect("the evicted pod says why");
+    assert_eq!(target.reason.as_deref(), Some("DeletionByTaintManager"));
+}
+
+#[tokio::test]
+async fn owners_take_their_dependents_with_them_unless_orphaning() {
+    let server = berth_server_with(&[]);
+    let client = client(&server).await;
+    let mut nodes = Vec::new();
+    for i in 0..2 {
+        nodes.push(kubelet::start(&client, &format!("node-{i}"), "2", "4Gi").await);
+    }
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+
+    // Orphan: the pods stay, without their owner reference.
+    sets.create(&replica_set("kept", 2, "100m")).await.unwrap();
+    bound_pods(&pods, "kept", 2).await;
+    sets.delete_in("", "kept", &json!({"propagationPolicy": "Orphan"}))
+        .await
+        .unwrap();
+    eventually(30, "the orphaning owner gone", || async {
+        sets.get_opt("kept").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    let orphans = bound_pods(&pods, "kept", 2).await;
+    assert!(orphans.iter().all(|p| p
+        .metadata
+        .owner_references
+        .as_ref()
+        .is_none_or(|o| o.is_empty())));
+
+    // Background (the default): the pods follow their owner.
+    sets.create(&replica_set("gone", 2, "100m")).await.unwrap();
+    bound_pods(&pods, "gone", 2).await;
+    sets.delete("gone").await.unwrap();
+    eventually(30, "the dependents collected", || async {
+        let (all, _) = pods.list_all(&ListParams::labels("app=gone")).await.ok()?;
+        all.is_empty().then_some(())
+    })
+    .await;
+
+    // Foreground: the owner waits, with its finalizer, until they are gone.
+    sets.create(&replica_set("last", 2, "100m")).await.unwrap();
+    bound_pods(&pods, "last", 2).await;
+    let waiting = sets
+        .delete_in("", "last", &json!({"propagationPolicy": "Foreground"}))
+        .await
+        .unwrap()
+        .expect("a foreground delete keeps the owner first");
+    assert!(waiting
+        .metadata
+        .finalizers
+        .unwrap()
+        .contains(&"foregroundDeletion".to_string()));
+    eventually(30, "the owner gone after its dependents", || async {
+        let (left, _) = pods.list_all(&ListParams::labels("app=last")).await.ok()?;
+        (left.is_empty() && sets.get_opt("last").await.ok()?.is_none()).then_some(())
+    })
+    .await;
+}

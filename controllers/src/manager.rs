@@ -19,6 +19,7 @@ pub const ALL: &[&str] = &[
     "deployment",
     "endpoints",
     "endpointslice",
+    "garbagecollector",
     "namespace",
     "nodelifecycle",
     "replicaset",
@@ -77,9 +78,25 @@ fn informer<K: Resource>(
     )
 }
 
+/// What the controller manager runs, and how.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The controllers to run.
+    pub enabled: Enabled,
+    /// How long a node may go without renewing its Lease or posting status
+    /// before it is judged unreachable (`--node-monitor-grace-period`,
+    /// 40 s by default).
+    pub node_monitor_grace_period: std::time::Duration,
+}
+
 /// Runs the enabled controllers until the future is dropped (leadership
 /// lost or the member stopping), which stops every task they started.
-pub async fn run(client: Client, enabled: Enabled) {
+pub async fn run(client: Client, config: Config) {
+    let enabled = config.enabled;
+    let mut health = crate::nodelifecycle::HealthConfig::default();
+    if let Ok(grace) = jiff::SignedDuration::try_from(config.node_monitor_grace_period) {
+        health.node_monitor_grace_period = grace;
+    }
     let namespaces = informer::<Namespace>(&client, Vec::new());
     let pods = informer::<Pod>(
         &client,
@@ -107,7 +124,8 @@ pub async fn run(client: Client, enabled: Enabled) {
     // Worker counts are kube-controller-manager's defaults
     // (--concurrent-deployment-syncs 5, --concurrent-replicaset-syncs 5,
     // --concurrent-endpoint-syncs 5, --concurrent-service-endpoint-syncs 5,
-    // --concurrent-namespace-syncs 10).
+    // --concurrent-namespace-syncs 10,
+    // --concurrent-gc-syncs 20).
     let c = &client;
     tokio::join!(
         when(
@@ -131,8 +149,23 @@ pub async fn run(client: Client, enabled: Enabled) {
             crate::endpointslice::controller::run(c.clone(), &services, &pods, &slices, &nodes, 5)
         ),
         when(
+            on("garbagecollector"),
+            crate::garbagecollector::controller::run(
+                c.clone(),
+                crate::garbagecollector::controller::Informers {
+                    pods: &pods,
+                    replica_sets: &replica_sets,
+                    deployments: &deployments,
+                    services: &services,
+                    endpoints: &endpoints,
+                    slices: &slices,
+                },
+                20,
+            )
+        ),
+        when(
             on("nodelifecycle"),
-            crate::nodelifecycle::controller::run(c.clone(), &nodes, &pods)
+            crate::nodelifecycle::controller::run(c.clone(), &nodes, &pods, health)
         ),
     );
 }

@@ -22,6 +22,7 @@
 //! treats it as an error and keeps the dependent, which is also what the
 //! wiring gets by not calling [`Graph::mark_owner_absent`]).
 
+pub mod controller;
 mod graph;
 mod process;
 

@@ -17,7 +17,12 @@ use super::{
 
 /// Runs the controller until dropped. `pods` must be indexed by
 /// [`index::NODE_NAME`].
-pub async fn run(client: Client, nodes: &Informer<Node>, pods: &Informer<Pod>) {
+pub async fn run(
+    client: Client,
+    nodes: &Informer<Node>,
+    pods: &Informer<Pod>,
+    config: HealthConfig,
+) {
     let leases = Informer::spawn(
         Api::<Lease>::namespaced(client.clone(), NODE_LEASE_NAMESPACE),
         Default::default(),
@@ -30,7 +35,6 @@ pub async fn run(client: Client, nodes: &Informer<Node>, pods: &Informer<Pod>) {
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut health: HashMap<String, NodeHealth> = HashMap::new();
-    let config = HealthConfig::default();
     loop {
         tick.tick().await;
         let all = nodes.list();
