@@ -2,6 +2,8 @@
 
 #[allow(dead_code)] // only the control-plane tests simulate nodes
 pub mod kubelet;
+#[allow(dead_code)] // only the three-member tests start one
+pub mod plane;
 
 use std::net::TcpListener;
 
