@@ -245,7 +245,7 @@ mod tests {
             })
             .collect();
         assert_eq!(scaled.len(), 1, "{scaled:?}");
-        assert!(scaled[0].ends_with("to 2 from 3"));
+        assert!(scaled[0].ends_with("from 3 to 2"));
         assert_eq!(
             sim.available_pods(),
             2,
@@ -276,8 +276,8 @@ mod tests {
             .collect();
         // Unhealthy cleanup takes the unready pod, then availability allows one more.
         assert_eq!(updates.len(), 1, "{updates:?}");
-        assert!(updates[0][0].ends_with("to 3 from 4"), "{updates:?}");
-        assert!(updates[0][1].ends_with("to 2 from 3"), "{updates:?}");
+        assert!(updates[0][0].ends_with("from 4 to 3"), "{updates:?}");
+        assert!(updates[0][1].ends_with("from 3 to 2"), "{updates:?}");
         assert_eq!(sim.sizes(), vec![2, 0]);
     }
 

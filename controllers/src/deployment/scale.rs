@@ -196,9 +196,9 @@ mod tests {
         assert_eq!(scaled.len(), 2);
         assert!(
             scaled[0].starts_with("Scaled up replica set web-")
-                && scaled[0].ends_with(" to 11 from 8")
+                && scaled[0].ends_with(" from 8 to 11")
         );
-        assert!(scaled[1].ends_with(" to 7 from 5"));
+        assert!(scaled[1].ends_with(" from 5 to 7"));
     }
 
     #[test]
@@ -219,7 +219,7 @@ mod tests {
         assert_eq!(sim.sizes(), vec![6]);
         assert!(plan.actions.iter().any(|a| matches!(
             a,
-            DeploymentAction::UpdateReplicaSet { events, .. } if events.iter().any(|e| e.message.ends_with("to 6 from 3"))
+            DeploymentAction::UpdateReplicaSet { events, .. } if events.iter().any(|e| e.message.ends_with("from 3 to 6"))
         )));
     }
 
