@@ -64,6 +64,20 @@ impl Cluster {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
+    /// `kubectl rollout status`, which waits for the rollout to finish.
+    async fn rollout_status(&self) -> String {
+        let status = self
+            .kubectl(&[
+                "rollout",
+                "status",
+                "deployment/api-server",
+                "--timeout=60s",
+            ])
+            .await;
+        assert!(status.contains("successfully rolled out"), "{status}");
+        status
+    }
+
     /// The active pods of the Deployment once there are exactly `n`, all
     /// bound and running `image`.
     async fn pods(&self, n: usize, image: &str) -> Vec<Pod> {
@@ -95,6 +109,15 @@ impl Cluster {
     }
 }
 
+/// The revision numbers `kubectl rollout history` lists.
+fn revisions(history: &str) -> Vec<&str> {
+    history
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.chars().all(|c| c.is_ascii_digit()))
+        .collect()
+}
+
 fn node_of(pod: &Pod) -> String {
     pod.spec
         .as_ref()
@@ -121,14 +144,7 @@ async fn the_guides_deployment_spreads_scales_heals_rolls_out_and_back() {
     let mut spread: Vec<String> = placed.iter().map(node_of).collect();
     spread.sort();
     assert_eq!(spread, ["node-0", "node-1", "node-2"], "one pod per node");
-    let status = cluster
-        .kubectl(&[
-            "rollout",
-            "status",
-            "deployment/api-server",
-            "--timeout=60s",
-        ])
-        .await;
+    let status = cluster.rollout_status().await;
     assert!(status.contains("successfully rolled out"), "{status}");
 
     // Scaled 3 → 5 → 2, and a pod deleted by hand is replaced.
@@ -152,14 +168,7 @@ async fn the_guides_deployment_spreads_scales_heals_rolls_out_and_back() {
         .kubectl(&["scale", "deployment/api-server", "--replicas=3"])
         .await;
     cluster.pods(3, "api-server:1.2.0").await;
-    cluster
-        .kubectl(&[
-            "rollout",
-            "status",
-            "deployment/api-server",
-            "--timeout=60s",
-        ])
-        .await;
+    cluster.rollout_status().await;
 
     // Every state of the pods seen during the rollout: with 3 replicas,
     // 25% surge rounds up to 1 and 25% unavailable rounds down to 0.
@@ -199,14 +208,7 @@ async fn the_guides_deployment_spreads_scales_heals_rolls_out_and_back() {
             "api=api-server:1.3.0",
         ])
         .await;
-    let status = cluster
-        .kubectl(&[
-            "rollout",
-            "status",
-            "deployment/api-server",
-            "--timeout=60s",
-        ])
-        .await;
+    let status = cluster.rollout_status().await;
     assert!(status.contains("successfully rolled out"), "{status}");
     cluster.pods(3, "api-server:1.3.0").await;
     observer.abort();
@@ -223,35 +225,20 @@ async fn the_guides_deployment_spreads_scales_heals_rolls_out_and_back() {
     let history = cluster
         .kubectl(&["rollout", "history", "deployment/api-server"])
         .await;
-    let revisions: Vec<&str> = history
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|w| w.chars().all(|c| c.is_ascii_digit()))
-        .collect();
-    assert_eq!(revisions, ["1", "2"], "{history}");
+    let listed = revisions(&history);
+    assert_eq!(listed, ["1", "2"], "{history}");
 
     cluster
         .kubectl(&["rollout", "undo", "deployment/api-server"])
         .await;
-    cluster
-        .kubectl(&[
-            "rollout",
-            "status",
-            "deployment/api-server",
-            "--timeout=60s",
-        ])
-        .await;
+    cluster.rollout_status().await;
     cluster.pods(3, "api-server:1.2.0").await;
     let history = cluster
         .kubectl(&["rollout", "history", "deployment/api-server"])
         .await;
-    let revisions: Vec<&str> = history
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|w| w.chars().all(|c| c.is_ascii_digit()))
-        .collect();
+    let listed = revisions(&history);
     assert_eq!(
-        revisions,
+        listed,
         ["2", "3"],
         "undo makes revision 1 the newest: {history}"
     );

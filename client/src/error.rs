@@ -99,6 +99,16 @@ impl Error {
     }
 }
 
+/// Treats NotFound as done: what a delete or a patch of an object that is
+/// already gone means to a controller.
+pub fn not_found_ok<T>(r: Result<T, Error>) -> Result<(), Error> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// The HTTP code a gRPC code stands for in `berth.api.v1`.
 fn http_code(code: tonic::Code) -> i32 {
     match code {

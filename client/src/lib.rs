@@ -21,7 +21,7 @@ mod workqueue;
 
 pub use api::{Api, ListParams, ObjectList, Patch, Resource, WatchEvent};
 pub use client::Client;
-pub use error::Error;
+pub use error::{not_found_ok, Error};
 pub use events::{EventType, Recorder};
 pub use informer::{Config as InformerConfig, Informer};
 pub use leaderelection::{LeaderElector, LeaseConfig};

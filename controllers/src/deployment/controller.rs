@@ -2,6 +2,7 @@
 //! each planned action to an API call, then the revision and status.
 
 use berth_client::controller::{self, Requeue};
+use berth_client::not_found_ok;
 use berth_client::{
     index, Api, Client, Error, Informer, Notification, Patch, Recorder, Store, WorkQueue,
 };
@@ -276,12 +277,4 @@ async fn write_status(
     let mut updated = d.clone();
     updated.status = Some(status);
     not_found_ok(api.replace_status(&updated).await)
-}
-
-fn not_found_ok<T>(r: Result<T, Error>) -> Result<(), Error> {
-    match r {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_not_found() => Ok(()),
-        Err(e) => Err(e),
-    }
 }

@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use berth_client::controller::{self, Requeue};
+use berth_client::not_found_ok;
 use berth_client::{Api, Client, Error, Informer, Notification, Patch, Resource, WorkQueue};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Pod, Secret, Service};
@@ -300,12 +301,4 @@ async fn get_meta(
             None => Lookup::Absent,
         })
     }, Ok(Lookup::Unknown))
-}
-
-fn not_found_ok<T>(r: Result<T, Error>) -> Result<(), Error> {
-    match r {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_not_found() => Ok(()),
-        Err(e) => Err(e),
-    }
 }

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use berth_client::controller::{self, Requeue};
+use berth_client::not_found_ok;
 use berth_client::{
     index, Api, Client, Error, Informer, Notification, Patch, Recorder, Store, WorkQueue,
 };
@@ -229,20 +230,22 @@ async fn sync_key(shared: &Shared, key: &str) -> Result<Requeue, Error> {
                         if live.metadata.uid == rs.metadata.uid
                             && live.metadata.deletion_timestamp.is_none() =>
                     {
-                        ignore_not_found(
+                        not_found_ok(
                             pods_api
                                 .patch(&change.name, &Patch::Strategic(change.adopt_patch()))
                                 .await,
                         )
+                        .map_err(|e| e.to_string())
                     }
                     _ => Ok(()),
                 }
             }
-            ReplicaSetAction::ReleasePod(change) => ignore_not_found(
+            ReplicaSetAction::ReleasePod(change) => not_found_ok(
                 pods_api
                     .patch(&change.name, &Patch::Strategic(change.release_patch()))
                     .await,
-            ),
+            )
+            .map_err(|e| e.to_string()),
             ReplicaSetAction::CreatePods {
                 pod,
                 count,
@@ -305,14 +308,6 @@ async fn sync_key(shared: &Shared, key: &str) -> Result<Requeue, Error> {
         .requeue_after
         .map(Requeue::After)
         .unwrap_or(Requeue::No))
-}
-
-fn ignore_not_found<T>(r: Result<T, Error>) -> Result<(), String> {
-    match r {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_not_found() => Ok(()),
-        Err(e) => Err(e.to_string()),
-    }
 }
 
 /// Creates `count` pods in slow-start batches: a batch with a failure
