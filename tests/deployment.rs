@@ -296,12 +296,6 @@ async fn a_services_endpoints_and_slices_list_its_ready_pods() {
             "--target-port=8080",
         ])
         .await;
-    let pods = cluster.pods(3, "api-server:1.2.0").await;
-    let mut ips: Vec<String> = pods
-        .iter()
-        .filter_map(|p| p.status.as_ref()?.pod_ip.clone())
-        .collect();
-    ips.sort();
     let endpoints: Api<Endpoints> = Api::namespaced(cluster.client.clone(), "default");
     let deadline = Instant::now() + Duration::from_secs(30);
     let listed = loop {
@@ -323,20 +317,35 @@ async fn a_services_endpoints_and_slices_list_its_ready_pods() {
         assert!(Instant::now() < deadline, "Endpoints never listed 3 pods");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    // Read the pods only now: a pod is scheduled before its node reports an IP.
+    let pods = cluster.pods(3, "api-server:1.2.0").await;
+    let mut ips: Vec<String> = pods
+        .iter()
+        .filter_map(|p| p.status.as_ref()?.pod_ip.clone())
+        .collect();
+    ips.sort();
     assert_eq!(listed, ips);
     let slices: Api<EndpointSlice> = Api::namespaced(cluster.client.clone(), "default");
-    let (all, _) = slices
-        .list_all(&ListParams::labels("kubernetes.io/service-name=api-server"))
-        .await
-        .unwrap();
-    assert_eq!(all.len(), 1);
-    let mut sliced: Vec<String> = all[0]
-        .endpoints
-        .iter()
-        .filter(|e| e.conditions.as_ref().and_then(|c| c.ready) == Some(true))
-        .flat_map(|e| e.addresses.clone())
-        .collect();
-    sliced.sort();
+    // The EndpointSlice controller runs beside the Endpoints one, so it may lag it.
+    let sliced = loop {
+        let (all, _) = slices
+            .list_all(&ListParams::labels("kubernetes.io/service-name=api-server"))
+            .await
+            .unwrap();
+        assert!(all.len() <= 1, "{all:?}");
+        let mut sliced: Vec<String> = all
+            .iter()
+            .flat_map(|s| s.endpoints.iter())
+            .filter(|e| e.conditions.as_ref().and_then(|c| c.ready) == Some(true))
+            .flat_map(|e| e.addresses.clone())
+            .collect();
+        sliced.sort();
+        if sliced.len() == 3 {
+            break sliced;
+        }
+        assert!(Instant::now() < deadline, "the slice never listed 3 pods");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert_eq!(sliced, ips);
     let get = cluster.kubectl(&["get", "endpoints", "api-server"]).await;
     assert!(get.contains(":8080"), "{get}");
