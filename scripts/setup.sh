@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing berth needs on Debian: the C toolchain and
-# libclang for RocksDB's bindings, etcdctl and kubectl for the client tests, and Rust if it
+# libclang for RocksDB's bindings, protoc for the CRI bindings, etcdctl and kubectl for the client tests, and Rust if it
 # is missing. Safe to run again; it installs only what is absent.
 set -euo pipefail
 
 need_apt=()
-for pkg in build-essential libclang-dev clang etcd-client; do
+for pkg in build-essential libclang-dev clang etcd-client protobuf-compiler; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if ((${#need_apt[@]})); then

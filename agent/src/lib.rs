@@ -1,0 +1,11 @@
+//! The node half of berth, as `berth agent` runs it: the kubelet's roles.
+//!
+//! - [`runtime`]: the container runtime behind a [`runtime::Runtime`] trait,
+//!   shaped after the Container Runtime Interface, with containerd's CRI as the
+//!   real implementation, host processes for development without root, and a
+//!   hollow runtime for scale tests.
+//! - [`image`]: OCI image archives built from a directory or a static binary
+//!   and imported into containerd, so images need no registry.
+
+pub mod image;
+pub mod runtime;
