@@ -15,6 +15,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub mod hollow;
+pub mod process;
+pub mod resources;
+
+pub use hollow::HollowRuntime;
+pub use process::ProcessRuntime;
+
 /// Why a runtime call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
