@@ -28,6 +28,40 @@ enum Command {
     /// endpoints in turn) and prints the milliseconds it took: the
     /// measuring half of a failover round (bench/failover.sh).
     FirstPut(FirstPutArgs),
+    /// Scheduling throughput and latency: N nodes, M pending pods.
+    Sched(SchedArgs),
+}
+
+#[derive(clap::Args)]
+struct SchedArgs {
+    /// Nodes.
+    #[arg(long, default_value_t = 5000)]
+    nodes: usize,
+    /// Pods to schedule and measure.
+    #[arg(long, default_value_t = 10_000)]
+    pods: usize,
+    /// Pods already bound before measuring.
+    #[arg(long, default_value_t = 0)]
+    existing: usize,
+    /// Pods per app label (the default topology spread groups by it).
+    #[arg(long, default_value_t = 100)]
+    pods_per_app: usize,
+    /// Zones the nodes are spread over.
+    #[arg(long, default_value_t = 3)]
+    zones: usize,
+    /// Through a running berth server's API at this URL (e.g.
+    /// http://127.0.0.1:6443) instead of the scheduler in this process.
+    #[arg(long)]
+    api: Option<String>,
+    /// Namespace of the API run's pods.
+    #[arg(long, default_value = "sched-bench")]
+    namespace: String,
+    /// Seconds the API run waits for every pod to be bound.
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
+    /// Print the report as one line of JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -106,6 +140,7 @@ async fn main() -> Result<()> {
         Command::Store(args) => args,
         Command::Compare(args) => return compare(args),
         Command::FirstPut(args) => return first_put(args).await,
+        Command::Sched(args) => return sched(args).await,
     };
     let serializable = match args.consistency.as_str() {
         "l" => false,
@@ -133,6 +168,36 @@ async fn main() -> Result<()> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!("{}", Report::header());
+        println!("{}", report.row());
+    }
+    Ok(())
+}
+
+async fn sched(args: SchedArgs) -> Result<()> {
+    use berth_bench::sched;
+    let config = sched::Config {
+        nodes: args.nodes,
+        pods: args.pods,
+        existing: args.existing,
+        pods_per_app: args.pods_per_app,
+        zones: args.zones,
+    };
+    let report = match &args.api {
+        None => sched::core::run(&config).await,
+        Some(url) => {
+            sched::api::run(
+                url,
+                &args.namespace,
+                &config,
+                Duration::from_secs(args.timeout),
+            )
+            .await?
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{}", sched::Report::header());
         println!("{}", report.row());
     }
     Ok(())

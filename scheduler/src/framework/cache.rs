@@ -10,7 +10,7 @@
 //! configured (Kubernetes configures none since issue #106361: the pod's
 //! deletion event removes it instead).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,6 +51,12 @@ pub struct Cache {
     order_stale: bool,
     assumed_ttl: Option<Duration>,
     generation: u64,
+    /// Nodes changed since the generation `update_snapshot` last brought a
+    /// snapshot to: only those are copied into it next time, so a cycle
+    /// costs what changed, not the cluster's size (kube-scheduler's
+    /// UpdateSnapshot walks its most-recently-updated list the same way).
+    changed: HashSet<String>,
+    synced_generation: u64,
 }
 
 impl Cache {
@@ -78,6 +84,9 @@ impl Cache {
     }
 
     fn node_mut(&mut self, name: &str) -> &mut NodeInfo {
+        if !self.changed.contains(name) {
+            self.changed.insert(name.to_string());
+        }
         let entry = self
             .nodes
             .entry(name.to_string())
@@ -161,6 +170,7 @@ impl Cache {
             return false;
         };
         if let Some(entry) = self.nodes.get_mut(&state.node) {
+            self.changed.insert(state.node.clone());
             Arc::make_mut(entry).remove_pod(key);
             if entry.is_vacant() {
                 self.nodes.remove(&state.node);
@@ -283,7 +293,23 @@ impl Cache {
         if snapshot.generation() == self.generation && self.generation != 0 {
             return;
         }
-        *snapshot = self.snapshot();
+        // Copy only what changed, when the snapshot is the one last brought
+        // up to date and the set of nodes (and so their order) is the same.
+        let incremental = !self.order_stale
+            && self.synced_generation != 0
+            && snapshot.generation() == self.synced_generation;
+        if incremental {
+            for name in self.changed.drain() {
+                if let Some(info) = self.nodes.get(&name) {
+                    snapshot.replace(&name, Arc::clone(info));
+                }
+            }
+            snapshot.set_namespace_labels(Arc::clone(&self.namespaces), self.generation);
+        } else {
+            *snapshot = self.snapshot();
+            self.changed.clear();
+        }
+        self.synced_generation = self.generation;
     }
 
     /// A new snapshot of the current state.
@@ -459,6 +485,36 @@ mod tests {
         cache.update_snapshot(&mut snap2);
         assert_eq!(snap2.get("n1").map(|n| n.requested.milli_cpu), Some(1000));
         assert_eq!(snap2.generation(), cache.generation());
+    }
+
+    #[test]
+    fn update_snapshot_copies_what_changed_and_sees_new_nodes() {
+        let mut cache = Cache::new();
+        cache.add_node(node("n1", "4", "8Gi", "110"));
+        cache.add_node(node("n2", "4", "8Gi", "110"));
+        let mut snap = Snapshot::default();
+        cache.update_snapshot(&mut snap);
+        let before = snap.clone();
+        // Incremental: only n1 changed.
+        cache.assume(&pod_req("a", "1", "1Gi"), "n1").ok();
+        cache.update_snapshot(&mut snap);
+        assert_eq!(snap.get("n1").map(|n| n.requested.milli_cpu), Some(1000));
+        assert_eq!(snap.get("n2").map(|n| n.requested.milli_cpu), Some(0));
+        assert_eq!(before.get("n1").map(|n| n.requested.milli_cpu), Some(0));
+        // A removed pod and a new node show as well.
+        cache.forget(&pod_req("a", "1", "1Gi")).ok();
+        cache.add_node(node("n3", "4", "8Gi", "110"));
+        cache.update_snapshot(&mut snap);
+        assert_eq!(snap.len(), 3);
+        assert_eq!(snap.get("n1").map(|n| n.requested.milli_cpu), Some(0));
+        // A snapshot not brought up to date by this cache is rebuilt whole.
+        let mut stale = before;
+        cache.add_pod(&on_node(pod_req("b", "2", "1Gi"), "n2"));
+        cache.update_snapshot(&mut snap);
+        cache.update_snapshot(&mut stale);
+        assert_eq!(stale.len(), 3);
+        assert_eq!(stale.get("n2").map(|n| n.requested.milli_cpu), Some(2000));
+        assert_eq!(snap.get("n2").map(|n| n.requested.milli_cpu), Some(2000));
     }
 
     #[test]

@@ -36,20 +36,9 @@ impl Snapshot {
             .enumerate()
             .map(|(i, n)| (n.name().to_string(), i))
             .collect();
-        let with_affinity = (0..nodes.len())
-            .filter(|i| {
-                nodes
-                    .get(*i)
-                    .is_some_and(|n| !n.pods_with_affinity.is_empty())
-            })
-            .collect();
-        let with_required_anti_affinity = (0..nodes.len())
-            .filter(|i| {
-                nodes
-                    .get(*i)
-                    .is_some_and(|n| !n.pods_with_required_anti_affinity.is_empty())
-            })
-            .collect();
+        let with_affinity = Self::positions(&nodes, |n| !n.pods_with_affinity.is_empty());
+        let with_required_anti_affinity =
+            Self::positions(&nodes, |n| !n.pods_with_required_anti_affinity.is_empty());
         Snapshot {
             nodes,
             index,
@@ -58,6 +47,44 @@ impl Snapshot {
             namespace_labels,
             generation,
         }
+    }
+
+    /// Puts the newer record of node `name` in place of the old one. A node
+    /// the snapshot does not list is not added: adding or removing nodes
+    /// changes their order, which takes a new snapshot.
+    pub fn replace(&mut self, name: &str, info: Arc<NodeInfo>) {
+        let Some(&i) = self.index.get(name) else {
+            return;
+        };
+        let Some(slot) = self.nodes.get_mut(i) else {
+            return;
+        };
+        let affinity_changed = slot.pods_with_affinity.is_empty()
+            != info.pods_with_affinity.is_empty()
+            || slot.pods_with_required_anti_affinity.is_empty()
+                != info.pods_with_required_anti_affinity.is_empty();
+        *slot = info;
+        if affinity_changed {
+            self.with_affinity = Self::positions(&self.nodes, |n| !n.pods_with_affinity.is_empty());
+            self.with_required_anti_affinity = Self::positions(&self.nodes, |n| {
+                !n.pods_with_required_anti_affinity.is_empty()
+            });
+        }
+    }
+
+    /// Sets the namespace labels and the generation after [`Snapshot::replace`]s.
+    pub fn set_namespace_labels(&mut self, labels: Arc<NamespaceLabels>, generation: u64) {
+        self.namespace_labels = labels;
+        self.generation = generation;
+    }
+
+    fn positions(nodes: &[Arc<NodeInfo>], keep: impl Fn(&NodeInfo) -> bool) -> Vec<usize> {
+        nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| keep(n))
+            .map(|(i, _)| i)
+            .collect()
     }
 
     /// All schedulable-to nodes, in the cache's zone-interleaved order.
