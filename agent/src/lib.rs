@@ -6,6 +6,9 @@
 //!   hollow runtime for scale tests.
 //! - [`image`]: OCI image archives built from a directory or a static binary
 //!   and imported into containerd, so images need no registry.
+//! - [`probe`]: liveness, readiness and startup probes (HTTP, TCP, exec,
+//!   gRPC) with Kubernetes' thresholds and timing.
 
 pub mod image;
+pub mod probe;
 pub mod runtime;
