@@ -6,9 +6,12 @@
 //!   hollow runtime for scale tests.
 //! - [`image`]: OCI image archives built from a directory or a static binary
 //!   and imported into containerd, so images need no registry.
+//! - [`env`]: a container's environment (Service variables, `envFrom`,
+//!   `env` with `$(VAR)` expansion and the downward API).
 //! - [`probe`]: liveness, readiness and startup probes (HTTP, TCP, exec,
 //!   gRPC) with Kubernetes' thresholds and timing.
 
+pub mod env;
 pub mod image;
 pub mod probe;
 pub mod runtime;
