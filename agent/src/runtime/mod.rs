@@ -15,10 +15,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub mod cri;
 pub mod hollow;
 pub mod process;
 pub mod resources;
 
+pub use cri::CriRuntime;
 pub use hollow::HollowRuntime;
 pub use process::ProcessRuntime;
 

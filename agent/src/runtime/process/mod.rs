@@ -64,7 +64,12 @@ struct Container {
     status: ContainerStatus,
     config: ContainerConfig,
     hostname: String,
+    /// The container's own directory (`<root>/containers/<id>`).
+    dir: PathBuf,
+    /// Where its process runs: `dir`, or the image working dir under it.
     work_dir: PathBuf,
+    /// A start is under way (the process is being spawned).
+    starting: bool,
     /// The process group (= leader pid) once started.
     pgid: Option<u32>,
     /// Becomes true once the leader has exited and `status` says so.
@@ -311,7 +316,9 @@ impl Runtime for ProcessRuntime {
                 status,
                 config: config.clone(),
                 hostname: sandbox.hostname.clone(),
+                dir: container_dir,
                 work_dir,
+                starting: false,
                 pgid: None,
                 exited: None,
             },
@@ -322,49 +329,39 @@ impl Runtime for ProcessRuntime {
     async fn start_container(&self, id: &str) -> Result<()> {
         let (config, hostname, work_dir, log_path) = self
             .with_container(id, |c| {
-                (
-                    c.status.state,
+                // Claimed under the lock, so two concurrent starts cannot
+                // both spawn the process.
+                if c.status.state != ContainerState::Created || c.starting {
+                    return Err(RuntimeError::Failed(format!(
+                        "container {id} is not in created state"
+                    )));
+                }
+                c.starting = true;
+                Ok((
                     c.config.clone(),
                     c.hostname.clone(),
                     c.work_dir.clone(),
                     c.status.log_path.clone(),
-                )
+                ))
             })
-            .and_then(|(state, config, hostname, work_dir, log_path)| {
-                if state == ContainerState::Created {
-                    Ok((config, hostname, work_dir, log_path))
-                } else {
-                    Err(RuntimeError::Failed(format!(
-                        "container {id} is not in created state"
-                    )))
-                }
-            })?;
-        let (program, args) = argv(&config)?;
-        let log = LogFile::open(&log_path)
-            .await
-            .map_err(|e| io_failed(&format!("open log {}", log_path.display()), e))?;
-        let mut command = host_command(&program, &args, &config.envs, &hostname, &work_dir);
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Its own group, so a stop reaches the children a shell started.
-            .process_group(0);
-        let mut child = command
-            .spawn()
-            .map_err(|e| io_failed(&format!("start {program}"), e))?;
+            .and_then(|claimed| claimed)?;
+        let spawned = spawn(&config, &hostname, &work_dir, &log_path).await;
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(err) => {
+                // Left Created, as a CRI runtime leaves a container whose
+                // start failed, so the kubelet can retry or remove it (a
+                // container removed meanwhile has nothing to reset).
+                let _ = self.with_container(id, |c| c.starting = false);
+                return Err(err);
+            }
+        };
         let pgid = child.id();
-        if let Some(stdout) = child.stdout.take() {
-            spawn_pump(log.clone(), Stream::Stdout, stdout);
-        }
-        if let Some(stderr) = child.stderr.take() {
-            spawn_pump(log, Stream::Stderr, stderr);
-        }
-
         let (exited_tx, exited_rx) = watch::channel(false);
         let started = self.with_container(id, |c| {
             c.status.state = ContainerState::Running;
             c.status.started_at = now_nanos();
+            c.starting = false;
             c.pgid = pgid;
             c.exited = Some(exited_rx);
         });
@@ -444,14 +441,14 @@ impl Runtime for ProcessRuntime {
         let Some(container) = self.state().containers.remove(id) else {
             return Ok(());
         };
-        if let Some(dir) = container.work_dir.ancestors().find(|d| d.ends_with(id)) {
-            match tokio::fs::remove_dir_all(dir).await {
-                Ok(()) => {}
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                Err(err) => return Err(io_failed(&format!("remove {}", dir.display()), err)),
-            }
+        match tokio::fs::remove_dir_all(&container.dir).await {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(io_failed(
+                &format!("remove {}", container.dir.display()),
+                err,
+            )),
         }
-        Ok(())
     }
 
     async fn list_containers(&self, sandbox_id: Option<&str>) -> Result<Vec<ContainerStatus>> {
@@ -540,6 +537,37 @@ impl Drop for ProcessRuntime {
             }
         }
     }
+}
+
+/// Starts a container's process as the leader of its own process group,
+/// with its stdout and stderr copied into its log.
+async fn spawn(
+    config: &ContainerConfig,
+    hostname: &str,
+    work_dir: &Path,
+    log_path: &Path,
+) -> Result<tokio::process::Child> {
+    let (program, args) = argv(config)?;
+    let log = LogFile::open(log_path)
+        .await
+        .map_err(|e| io_failed(&format!("open log {}", log_path.display()), e))?;
+    let mut command = host_command(&program, &args, &config.envs, hostname, work_dir);
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own group, so a stop reaches the children a shell started.
+        .process_group(0);
+    let mut child = command
+        .spawn()
+        .map_err(|e| io_failed(&format!("start {program}"), e))?;
+    if let Some(stdout) = child.stdout.take() {
+        spawn_pump(log.clone(), Stream::Stdout, stdout);
+    }
+    if let Some(stderr) = child.stderr.take() {
+        spawn_pump(log, Stream::Stderr, stderr);
+    }
+    Ok(child)
 }
 
 /// Copies one output of a container into its log until the output closes
