@@ -10,8 +10,11 @@
 //!   `env` with `$(VAR)` expansion and the downward API).
 //! - [`probe`]: liveness, readiness and startup probes (HTTP, TCP, exec,
 //!   gRPC) with Kubernetes' thresholds and timing.
+//! - [`volume`]: a pod's emptyDir, configMap, secret and hostPath volumes
+//!   on the node, and its containers' bind mounts.
 
 pub mod env;
 pub mod image;
 pub mod probe;
 pub mod runtime;
+pub mod volume;
