@@ -4,5 +4,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
+# containerd for the CRI runtime's and the images' tests, with the images
+# pods run; it is stopped however the tests end. Without root (and no sudo)
+# those tests skip themselves.
+if [ "$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1; then
+  scripts/containerd.sh start
+  trap 'scripts/containerd.sh stop' EXIT
+  scripts/images.sh
+else
+  echo "test: not root and no sudo: containerd is not started, its tests will skip" >&2
+fi
 echo "test: cargo test (target dir $CARGO_TARGET_DIR)" >&2
 cargo test --workspace --locked

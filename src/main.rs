@@ -1,6 +1,7 @@
 //! `berth`: the one binary of the berth orchestrator.
 
 mod control_plane;
+mod image_cmd;
 mod server_cmd;
 mod store_cmd;
 mod urls;
@@ -25,6 +26,8 @@ enum Command {
     Store(store_cmd::StoreArgs),
     /// Run one control-plane member: a store member and the Kubernetes API.
     Server(server_cmd::ServerArgs),
+    /// Build OCI images from a directory or a static binary, without a registry.
+    Image(image_cmd::ImageArgs),
 }
 
 fn main() -> Result<()> {
@@ -40,5 +43,6 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Store(args) => runtime.block_on(store_cmd::run(args)),
         Command::Server(args) => runtime.block_on(server_cmd::run(args)),
+        Command::Image(args) => runtime.block_on(image_cmd::run(args)),
     }
 }
