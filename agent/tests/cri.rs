@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use berth_agent::runtime::resources::linux_resources;
 use berth_agent::runtime::{
-    ContainerConfig, ContainerState, CriRuntime, Runtime, RuntimeError, SandboxConfig, SandboxState,
+    ContainerConfig, ContainerState, CriRuntime, ExecRequest, Runtime, RuntimeError, SandboxConfig,
+    SandboxState,
 };
 use futures::FutureExt;
 use k8s_openapi::api::core::v1::ResourceRequirements;
@@ -224,6 +225,20 @@ async fn pod_runs_logs_execs_reports_stats_and_stops() {
             let value = String::from_utf8_lossy(&read.stdout).trim().to_string();
             assert!(expected.contains(&value.as_str()), "{script}: {value:?}");
         }
+
+        // Streaming exec is served by the runtime's own streaming server.
+        let url = rt
+            .exec(&ExecRequest {
+                container_id: id.clone(),
+                cmd: vec!["sh".to_string()],
+                stdin: true,
+                stdout: true,
+                stderr: true,
+                tty: false,
+            })
+            .await
+            .unwrap();
+        assert!(url.starts_with("http://") && url.contains("/exec/"), "{url}");
 
         let stats = rt.container_stats(&id).await.unwrap();
         assert!(stats.memory_working_set_bytes > 0, "{stats:?}");

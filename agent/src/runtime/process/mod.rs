@@ -393,8 +393,18 @@ impl Runtime for ProcessRuntime {
     }
 
     async fn stop_container(&self, id: &str, timeout: Duration) -> Result<()> {
-        let (state, pgid, exited) =
-            self.with_container(id, |c| (c.status.state, c.pgid, c.exited.clone()))?;
+        let started_by = tokio::time::Instant::now() + KILL_GRACE;
+        let (state, pgid, exited) = loop {
+            let (starting, state, pgid, exited) = self.with_container(id, |c| {
+                (c.starting, c.status.state, c.pgid, c.exited.clone())
+            })?;
+            // A start under way ends in a moment, Running or still Created;
+            // stopping before it ends would race the spawn.
+            if !starting || tokio::time::Instant::now() > started_by {
+                break (state, pgid, exited);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
         match state {
             ContainerState::Created => {
                 return self.with_container(id, |c| {
