@@ -15,6 +15,8 @@
 
 pub mod env;
 pub mod image;
+pub mod node;
+pub mod pod;
 pub mod probe;
 pub mod runtime;
 pub mod volume;
