@@ -144,7 +144,9 @@ start() {
   # A stale socket from a killed run would make the wait below pass early.
   "${sudo_cmd[@]}" rm -f "$SOCKET"
   log "starting containerd (log $LOG)"
-  "${sudo_cmd[@]}" bash -c "setsid containerd --config '$CONFIG' >>'$LOG' 2>&1 </dev/null & echo \$! >'$PIDFILE'"
+  # fd 9 (the lock below) is closed for the daemon: holding it, containerd
+  # would block every later start or stop.
+  "${sudo_cmd[@]}" bash -c "setsid containerd --config '$CONFIG' >>'$LOG' 2>&1 </dev/null 9>&- & echo \$! >'$PIDFILE'"
   if wait_until_answers 300; then
     log "ready on $SOCKET (pid $(cat "$PIDFILE"))"
     return 0
