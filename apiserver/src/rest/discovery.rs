@@ -85,7 +85,7 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     }))
 }
 
-/// `pods/status`, `deployments/scale`, `pods/binding`: listed as resources
+/// `pods/status`, `deployments/scale`, `pods/binding`, `pods/log`: listed as resources
 /// of their own, as kube-apiserver lists them.
 fn subresource_entries(r: &'static registry::Resource) -> impl Iterator<Item = Value> {
     r.subresources().iter().map(move |sub| {
@@ -107,6 +107,7 @@ fn subresource_entries(r: &'static registry::Resource) -> impl Iterator<Item = V
                 entry["verbs"] = json!(["create"]);
             }
             "finalize" => entry["verbs"] = json!(["update"]),
+            "log" => entry["verbs"] = json!(["get"]),
             _ => {}
         }
         entry

@@ -6,6 +6,7 @@ mod discovery;
 mod handlers;
 mod openapi;
 mod path;
+mod proxy_log;
 mod subresource;
 mod versions;
 mod watch;
@@ -230,6 +231,15 @@ async fn serve_target(
             name,
             subresource,
         } => {
+            if subresource == "log" {
+                return match method {
+                    Method::GET => {
+                        let ns = namespace.as_deref().unwrap_or_default();
+                        proxy_log::serve(api, ns, &name, &params).await
+                    }
+                    _ => Err(ApiError::MethodNotAllowed),
+                };
+            }
             let body = match method {
                 Method::GET => subresource::Body::None,
                 Method::PATCH => {
