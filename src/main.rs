@@ -1,5 +1,6 @@
 //! `berth`: the one binary of the berth orchestrator.
 
+mod agent_cmd;
 mod control_plane;
 mod image_cmd;
 mod server_cmd;
@@ -26,6 +27,8 @@ enum Command {
     Store(store_cmd::StoreArgs),
     /// Run one control-plane member: a store member and the Kubernetes API.
     Server(server_cmd::ServerArgs),
+    /// Run a node's agent: its Node, its Lease, and the pods bound to it.
+    Agent(agent_cmd::AgentArgs),
     /// Build OCI images from a directory or a static binary, without a registry.
     Image(image_cmd::ImageArgs),
 }
@@ -43,6 +46,7 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Store(args) => runtime.block_on(store_cmd::run(args)),
         Command::Server(args) => runtime.block_on(server_cmd::run(args)),
+        Command::Agent(args) => runtime.block_on(agent_cmd::run(args)),
         Command::Image(args) => runtime.block_on(image_cmd::run(args)),
     }
 }

@@ -12,11 +12,18 @@
 //!   gRPC) with Kubernetes' thresholds and timing.
 //! - [`volume`]: a pod's emptyDir, configMap, secret and hostPath volumes
 //!   on the node, and its containers' bind mounts.
+//! - [`node`]: the Node object, its Lease and its status.
+//! - [`pod`]: the per-pod workers that bring pods to their spec.
+//! - [`kubelet`]: all of it for one node, as `berth agent` runs it.
+//! - [`server`]: the HTTP server on the kubelet's port (container logs).
 
 pub mod env;
 pub mod image;
+pub mod kubelet;
+pub mod lookup;
 pub mod node;
 pub mod pod;
 pub mod probe;
 pub mod runtime;
+pub mod server;
 pub mod volume;

@@ -50,7 +50,11 @@ fn condition(
 }
 
 /// The four conditions, in the kubelet's order.
-pub fn conditions(old: &[NodeCondition], pressure: &Pressure, now: Timestamp) -> Vec<NodeCondition> {
+pub fn conditions(
+    old: &[NodeCondition],
+    pressure: &Pressure,
+    now: Timestamp,
+) -> Vec<NodeCondition> {
     let now = Time(now);
     let memory = pressure
         .memory_available
@@ -60,20 +64,69 @@ pub fn conditions(old: &[NodeCondition], pressure: &Pressure, now: Timestamp) ->
         .is_some_and(|(avail, total)| total > 0 && avail * 100 < total * NODEFS_AVAILABLE_PERCENT);
     vec![
         if memory {
-            condition(old, "MemoryPressure", true, "KubeletHasInsufficientMemory", "kubelet has insufficient memory available", &now)
+            condition(
+                old,
+                "MemoryPressure",
+                true,
+                "KubeletHasInsufficientMemory",
+                "kubelet has insufficient memory available",
+                &now,
+            )
         } else {
-            condition(old, "MemoryPressure", false, "KubeletHasSufficientMemory", "kubelet has sufficient memory available", &now)
+            condition(
+                old,
+                "MemoryPressure",
+                false,
+                "KubeletHasSufficientMemory",
+                "kubelet has sufficient memory available",
+                &now,
+            )
         },
         if disk {
-            condition(old, "DiskPressure", true, "KubeletHasDiskPressure", "kubelet has disk pressure", &now)
+            condition(
+                old,
+                "DiskPressure",
+                true,
+                "KubeletHasDiskPressure",
+                "kubelet has disk pressure",
+                &now,
+            )
         } else {
-            condition(old, "DiskPressure", false, "KubeletHasNoDiskPressure", "kubelet has no disk pressure", &now)
+            condition(
+                old,
+                "DiskPressure",
+                false,
+                "KubeletHasNoDiskPressure",
+                "kubelet has no disk pressure",
+                &now,
+            )
         },
-        condition(old, "PIDPressure", false, "KubeletHasSufficientPID", "kubelet has sufficient PID available", &now),
+        condition(
+            old,
+            "PIDPressure",
+            false,
+            "KubeletHasSufficientPID",
+            "kubelet has sufficient PID available",
+            &now,
+        ),
         if pressure.runtime_ready {
-            condition(old, "Ready", true, "KubeletReady", "kubelet is posting ready status", &now)
+            condition(
+                old,
+                "Ready",
+                true,
+                "KubeletReady",
+                "kubelet is posting ready status",
+                &now,
+            )
         } else {
-            condition(old, "Ready", false, "KubeletNotReady", "container runtime is down", &now)
+            condition(
+                old,
+                "Ready",
+                false,
+                "KubeletNotReady",
+                "container runtime is down",
+                &now,
+            )
         },
     ]
 }
@@ -131,7 +184,10 @@ mod tests {
         let later = t0 + jiff::SignedDuration::from_secs(10);
         let second = conditions(&first, &p, later);
         assert!(!changed(&first, &second));
-        assert_eq!(second[0].last_transition_time, first[0].last_transition_time);
+        assert_eq!(
+            second[0].last_transition_time,
+            first[0].last_transition_time
+        );
         assert_ne!(second[0].last_heartbeat_time, first[0].last_heartbeat_time);
     }
 }

@@ -67,7 +67,10 @@ impl NodeConfig {
         let facts = host::facts();
         let capacity: BTreeMap<String, Quantity> = [
             ("cpu".to_string(), Quantity(facts.cpus.to_string())),
-            ("memory".to_string(), Quantity(format!("{}Ki", facts.memory_bytes / 1024))),
+            (
+                "memory".to_string(),
+                Quantity(format!("{}Ki", facts.memory_bytes / 1024)),
+            ),
             ("pods".to_string(), Quantity(max_pods.to_string())),
         ]
         .into();
@@ -75,7 +78,10 @@ impl NodeConfig {
         let reserve = conditions::MEMORY_AVAILABLE_THRESHOLD;
         allocatable.insert(
             "memory".into(),
-            Quantity(format!("{}Ki", facts.memory_bytes.saturating_sub(reserve) / 1024)),
+            Quantity(format!(
+                "{}Ki",
+                facts.memory_bytes.saturating_sub(reserve) / 1024
+            )),
         );
         NodeConfig {
             name: name.to_string(),
@@ -156,7 +162,11 @@ pub struct RegisterError {
 
 /// Registers the node (or takes over its existing object) and writes its
 /// first status.
-pub async fn register(client: &Client, config: &NodeConfig, runtime: &dyn Runtime) -> Result<Node, RegisterError> {
+pub async fn register(
+    client: &Client,
+    config: &NodeConfig,
+    runtime: &dyn Runtime,
+) -> Result<Node, RegisterError> {
     let nodes: Api<Node> = Api::all(client.clone());
     let err = |source| RegisterError {
         node: config.name.clone(),
@@ -211,7 +221,7 @@ async fn images(runtime: &dyn Runtime) -> Vec<ContainerImage> {
         })
         .collect();
     // Largest first, as the kubelet lists them.
-    images.sort_by(|a, b| b.size_bytes.cmp(&a.size_bytes));
+    images.sort_by_key(|i| std::cmp::Reverse(i.size_bytes));
     images.truncate(MAX_IMAGES);
     images
 }
@@ -240,7 +250,11 @@ pub async fn status_loop(
         };
         let mut status = node.status.clone().unwrap_or_default();
         let old = status.conditions.clone().unwrap_or_default();
-        let new = conditions::conditions(&old, &pressure(&config, runtime.as_ref()).await, Timestamp::now());
+        let new = conditions::conditions(
+            &old,
+            &pressure(&config, runtime.as_ref()).await,
+            Timestamp::now(),
+        );
         let new_images = images(runtime.as_ref()).await;
         let due = last_report.elapsed() >= STATUS_REPORT_FREQUENCY;
         let images_changed = status.images.as_ref() != Some(&new_images);

@@ -5,9 +5,10 @@
 
 mod backoff;
 mod labels;
+mod logs;
 mod shared;
-pub mod status;
 mod start;
+pub mod status;
 mod sync;
 mod terminate;
 mod volumes;
@@ -22,6 +23,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 pub use backoff::Backoff;
+pub use logs::PodLogs;
 pub use shared::Shared;
 pub use start::pull_policy;
 pub use sync::PodWorker;
@@ -135,7 +137,9 @@ fn on_probe_event(
             ..
         } => {
             let (reason, text) = match &event {
-                ProbeEvent::Warning { .. } => ("ProbeWarning", format!("{probe} probe warning: {message}")),
+                ProbeEvent::Warning { .. } => {
+                    ("ProbeWarning", format!("{probe} probe warning: {message}"))
+                }
                 _ => ("Unhealthy", format!("{probe} probe failed: {message}")),
             };
             if let Some(pod) = pods

@@ -22,7 +22,11 @@ pub type Held = (String, String);
 /// The pull policy Kubernetes defaults to: `Always` for `:latest` or no
 /// tag, `IfNotPresent` otherwise.
 pub fn pull_policy(container: &Container) -> String {
-    if let Some(policy) = container.image_pull_policy.as_deref().filter(|p| !p.is_empty()) {
+    if let Some(policy) = container
+        .image_pull_policy
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
         return policy.to_string();
     }
     let image = container.image.as_deref().unwrap_or_default();
@@ -76,7 +80,13 @@ impl PodWorker {
     async fn ensure_image(&mut self, pod: &Pod, container: &Container) -> Result<String, Held> {
         let image = container.image.clone().unwrap_or_default();
         let policy = pull_policy(container);
-        let present = self.shared.runtime.image_status(&image).await.ok().flatten();
+        let present = self
+            .shared
+            .runtime
+            .image_status(&image)
+            .await
+            .ok()
+            .flatten();
         if let (Some(found), false) = (&present, policy == "Always") {
             self.shared.recorder.normal(
                 pod,
@@ -88,7 +98,9 @@ impl PodWorker {
         if policy == "Never" {
             let message =
                 format!("Container image \"{image}\" is not present with pull policy of Never");
-            self.shared.recorder.warning(pod, "ErrImageNeverPull", &message);
+            self.shared
+                .recorder
+                .warning(pod, "ErrImageNeverPull", &message);
             return Err(("ErrImageNeverPull".into(), message));
         }
         let now = Instant::now();
@@ -96,6 +108,9 @@ impl PodWorker {
             if self.pulls.remaining(&image, *failed, now).is_some() {
                 let message = format!("Back-off pulling image \"{image}\"");
                 self.shared.recorder.normal(pod, "BackOff", &message);
+                self.shared
+                    .recorder
+                    .warning(pod, "Failed", "Error: ImagePullBackOff");
                 return Err(("ImagePullBackOff".into(), message));
             }
         }
@@ -152,13 +167,14 @@ impl PodWorker {
             host_ips: &host_ips,
             node_allocatable: &self.shared.allocatable,
         };
-        let envs = container_env(&context, container, self.shared.lookup.as_ref()).map_err(|e| {
-            let message = e.to_string();
-            self.shared
-                .recorder
-                .warning(pod, "Failed", &format!("Error: {message}"));
-            config_error(message)
-        })?;
+        let envs =
+            container_env(&context, container, self.shared.lookup.as_ref()).map_err(|e| {
+                let message = e.to_string();
+                self.shared
+                    .recorder
+                    .warning(pod, "Failed", &format!("Error: {message}"));
+                config_error(message)
+            })?;
         let resources = runtime::resources::linux_resources(container.resources.as_ref())
             .map_err(|e| config_error(e.to_string()))?;
         let mounts = self.mounts(pod, container, &envs).map_err(config_error)?;
@@ -170,7 +186,10 @@ impl PodWorker {
             }
         }
         let annotations: BTreeMap<String, String> = [
-            (CONTAINER_HASH.to_string(), labels::container_hash(container)),
+            (
+                CONTAINER_HASH.to_string(),
+                labels::container_hash(container),
+            ),
             (CONTAINER_RESTART_COUNT.to_string(), attempt.to_string()),
         ]
         .into();
@@ -243,12 +262,21 @@ mod tests {
 
     #[test]
     fn pull_policy_defaults_as_kubernetes() {
-        assert_eq!(pull_policy(&with_image("api-server:1.2.0", None)), "IfNotPresent");
+        assert_eq!(
+            pull_policy(&with_image("api-server:1.2.0", None)),
+            "IfNotPresent"
+        );
         assert_eq!(pull_policy(&with_image("busybox", None)), "Always");
         assert_eq!(pull_policy(&with_image("busybox:latest", None)), "Always");
         assert_eq!(pull_policy(&with_image("localhost:5000/x", None)), "Always");
-        assert_eq!(pull_policy(&with_image("localhost:5000/x:2", None)), "IfNotPresent");
-        assert_eq!(pull_policy(&with_image("x@sha256:ab", None)), "IfNotPresent");
+        assert_eq!(
+            pull_policy(&with_image("localhost:5000/x:2", None)),
+            "IfNotPresent"
+        );
+        assert_eq!(
+            pull_policy(&with_image("x@sha256:ab", None)),
+            "IfNotPresent"
+        );
         assert_eq!(pull_policy(&with_image("busybox", Some("Never"))), "Never");
     }
 }

@@ -171,7 +171,11 @@ pub fn initialized(init: &[ContainerStatus]) -> bool {
 }
 
 /// The pod phase, by the kubelet's `getPhase`.
-pub fn phase(restart_policy: &str, init: &[ContainerStatus], containers: &[ContainerStatus]) -> String {
+pub fn phase(
+    restart_policy: &str,
+    init: &[ContainerStatus],
+    containers: &[ContainerStatus],
+) -> String {
     let never = restart_policy == "Never";
     // An init container that failed for good fails the pod.
     if init
@@ -263,16 +267,29 @@ pub fn build(pod: &Pod, observed: &Observed, now: Timestamp) -> PodStatus {
     let init_specs = spec.init_containers.clone().unwrap_or_default();
     let init: Vec<ContainerStatus> = init_specs
         .iter()
-        .zip(observed.init.iter().chain(std::iter::repeat(&ContainerView::default())))
+        .zip(
+            observed
+                .init
+                .iter()
+                .chain(std::iter::repeat(&ContainerView::default())),
+        )
         .map(|(c, v)| container_status(c, v))
         .collect();
     let containers: Vec<ContainerStatus> = spec
         .containers
         .iter()
-        .zip(observed.containers.iter().chain(std::iter::repeat(&ContainerView::default())))
+        .zip(
+            observed
+                .containers
+                .iter()
+                .chain(std::iter::repeat(&ContainerView::default())),
+        )
         .map(|(c, v)| container_status(c, v))
         .collect();
-    let restart_policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
+    let restart_policy = spec
+        .restart_policy
+        .clone()
+        .unwrap_or_else(|| "Always".into());
     let phase = phase(&restart_policy, &init, &containers);
     let old_conditions = old.conditions.clone().unwrap_or_default();
     let is_initialized = initialized(&init);
@@ -294,7 +311,8 @@ pub fn build(pod: &Pod, observed: &Observed, now: Timestamp) -> PodStatus {
             Some("ContainersNotInitialized".into()),
             Some(format!(
                 "containers with incomplete status: {}",
-                names_where(&init, |s| terminated_state(s).is_none_or(|t| t.exit_code != 0))
+                names_where(&init, |s| terminated_state(s)
+                    .is_none_or(|t| t.exit_code != 0))
             )),
             &now_time,
         ),
@@ -317,7 +335,12 @@ pub fn build(pod: &Pod, observed: &Observed, now: Timestamp) -> PodStatus {
     ];
     // Conditions other writers own (PodScheduled, DisruptionTarget, ...)
     // are kept as they are.
-    let ours = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady"];
+    let ours = [
+        "PodReadyToStartContainers",
+        "Initialized",
+        "Ready",
+        "ContainersReady",
+    ];
     for c in old_conditions {
         if !ours.contains(&c.type_.as_str()) {
             conditions.push(c);

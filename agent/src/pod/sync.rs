@@ -31,6 +31,10 @@ pub struct PodWorker {
     /// Why a container is held back, from the last attempt to start it.
     pub(super) held: HashMap<String, (String, String)>,
     last_status: Option<PodStatus>,
+    /// The pod reached Succeeded or Failed: nothing of it runs again.
+    finished: bool,
+    /// Its sandbox was stopped after it ended.
+    released: bool,
 }
 
 /// Which containers of the spec a step works on.
@@ -70,7 +74,11 @@ fn by_name(all: &[runtime::ContainerStatus]) -> HashMap<String, Vec<runtime::Con
         }
     }
     for list in map.values_mut() {
-        list.sort_by(|a, b| b.attempt.cmp(&a.attempt).then(b.created_at.cmp(&a.created_at)));
+        list.sort_by(|a, b| {
+            b.attempt
+                .cmp(&a.attempt)
+                .then(b.created_at.cmp(&a.created_at))
+        });
     }
     map
 }
@@ -86,11 +94,16 @@ impl PodWorker {
             unhealthy: HashSet::new(),
             held: HashMap::new(),
             last_status: None,
+            finished: false,
+            released: false,
         }
     }
 
     /// The runtime's sandboxes of `uid`, newest attempt first.
-    pub(super) async fn sandboxes(&self, uid: &str) -> runtime::Result<Vec<runtime::SandboxStatus>> {
+    pub(super) async fn sandboxes(
+        &self,
+        uid: &str,
+    ) -> runtime::Result<Vec<runtime::SandboxStatus>> {
         let mut mine: Vec<runtime::SandboxStatus> = self
             .shared
             .runtime
@@ -99,29 +112,41 @@ impl PodWorker {
             .into_iter()
             .filter(|s| s.uid == uid || s.labels.get(POD_UID).map(String::as_str) == Some(uid))
             .collect();
-        mine.sort_by(|a, b| b.attempt.cmp(&a.attempt).then(b.created_at.cmp(&a.created_at)));
+        mine.sort_by(|a, b| {
+            b.attempt
+                .cmp(&a.attempt)
+                .then(b.created_at.cmp(&a.created_at))
+        });
         Ok(mine)
     }
 
     /// Brings `pod` one step closer to its spec and writes its status.
     pub async fn sync(&mut self, pod: &Pod) {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
+        // A pod that ended never runs again, whatever a stale copy of the
+        // object says: the worker remembers it ended, as the kubelet's pod
+        // workers do, and the status it wrote stands.
+        let ended_in_api = matches!(
+            pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+            Some("Succeeded" | "Failed")
+        );
+        if self.finished || ended_in_api {
+            self.finished = true;
+            self.release(&uid).await;
+            return;
+        }
         let mut observed = Observed {
             host_ip: Some(self.shared.node_ip.clone()),
             ..Observed::default()
         };
         let spec = pod.spec.clone().unwrap_or_default();
         let init_specs = spec.init_containers.clone().unwrap_or_default();
-        let terminal = matches!(
-            pod.status.as_ref().and_then(|s| s.phase.as_deref()),
-            Some("Succeeded" | "Failed")
-        );
-        match self.ensure_sandbox(pod, &uid, terminal).await {
-            Ok(Some((sandbox, config))) => {
+        match self.ensure_sandbox(pod, &uid).await {
+            Ok((sandbox, config)) => {
                 observed.sandbox_ready = true;
                 // Keeps ConfigMap and Secret volumes current while the pod runs.
                 let has_volumes = spec.volumes.as_ref().is_some_and(|v| !v.is_empty());
-                if has_volumes && !terminal {
+                if has_volumes {
                     if let Err(e) = self.set_up_volumes(pod) {
                         tracing::warn!(pod = %pod_name(pod), error = %e, "volumes");
                     }
@@ -131,20 +156,28 @@ impl PodWorker {
                     Ok(all) => {
                         let named = by_name(&all);
                         let (init, initialized) = self
-                            .step(pod, &sandbox, &config, Kind::Init, &init_specs, &named, terminal)
+                            .step(pod, &sandbox, &config, Kind::Init, &init_specs, &named)
                             .await;
                         observed.init = init;
                         if initialized {
                             let (containers, _) = self
-                                .step(pod, &sandbox, &config, Kind::Regular, &spec.containers, &named, terminal)
+                                .step(
+                                    pod,
+                                    &sandbox,
+                                    &config,
+                                    Kind::Regular,
+                                    &spec.containers,
+                                    &named,
+                                )
                                 .await;
                             observed.containers = containers;
                         }
                     }
-                    Err(e) => tracing::warn!(pod = %pod_name(pod), error = %e, "listing containers failed"),
+                    Err(e) => {
+                        tracing::warn!(pod = %pod_name(pod), error = %e, "listing containers failed")
+                    }
                 }
             }
-            Ok(None) => {}
             Err(e) => {
                 tracing::warn!(pod = %pod_name(pod), error = %e, "sandbox failed");
                 self.shared.recorder.warning(
@@ -155,31 +188,43 @@ impl PodWorker {
             }
         }
         let status = status::build(pod, &observed, Timestamp::now());
+        let ended = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
         self.write_status(pod, status).await;
-        // A pod that ended keeps its record but frees its sandbox and IP.
-        let phase = self
-            .last_status
-            .as_ref()
-            .and_then(|s| s.phase.clone())
-            .unwrap_or_default();
-        if (phase == "Succeeded" || phase == "Failed") && !terminal {
-            if let Ok(sandboxes) = self.sandboxes(&uid).await {
-                for s in sandboxes.iter().filter(|s| s.state == SandboxState::Ready) {
-                    let _ = self.shared.runtime.stop_pod_sandbox(&s.id).await;
-                }
-            }
-            self.shared.probes.remove_pod(&uid);
+        // A pod that ended keeps its record but frees its sandbox and IP,
+        // once its final status is written.
+        if ended
+            && self
+                .last_status
+                .as_ref()
+                .and_then(|s| s.phase.as_deref())
+                .is_some_and(|p| p == "Succeeded" || p == "Failed")
+        {
+            self.finished = true;
+            self.release(&uid).await;
         }
     }
 
-    /// The pod's ready sandbox, made when missing. `None` for a pod that
-    /// ended (it gets no new sandbox).
+    /// Stops the sandbox of a pod that ended (its containers stay, for
+    /// their logs and statuses) and its probes; once.
+    async fn release(&mut self, uid: &str) {
+        if self.released {
+            return;
+        }
+        if let Ok(sandboxes) = self.sandboxes(uid).await {
+            for s in sandboxes.iter().filter(|s| s.state == SandboxState::Ready) {
+                let _ = self.shared.runtime.stop_pod_sandbox(&s.id).await;
+            }
+        }
+        self.shared.probes.remove_pod(uid);
+        self.released = true;
+    }
+
+    /// The pod's ready sandbox, made when missing.
     async fn ensure_sandbox(
         &mut self,
         pod: &Pod,
         uid: &str,
-        terminal: bool,
-    ) -> runtime::Result<Option<(runtime::SandboxStatus, SandboxConfig)>> {
+    ) -> runtime::Result<(runtime::SandboxStatus, SandboxConfig)> {
         let sandboxes = self.sandboxes(uid).await?;
         let config = self.sandbox_config(pod, 0);
         if let Some(ready) = sandboxes.iter().find(|s| s.state == SandboxState::Ready) {
@@ -187,10 +232,7 @@ impl PodWorker {
                 attempt: ready.attempt,
                 ..config
             };
-            return Ok(Some((ready.clone(), config)));
-        }
-        if terminal {
-            return Ok(None);
+            return Ok((ready.clone(), config));
         }
         // A sandbox that died takes its containers with it: every container
         // starts again in the new one (the kubelet's "SandboxChanged").
@@ -222,7 +264,7 @@ impl PodWorker {
             .into_iter()
             .find(|s| s.id == id)
             .ok_or_else(|| runtime::RuntimeError::NotFound(format!("sandbox {id}")))?;
-        Ok(Some((made, config)))
+        Ok((made, config))
     }
 
     /// Walks the containers of one kind: starts what is missing, restarts
@@ -237,7 +279,6 @@ impl PodWorker {
         kind: Kind,
         specs: &[Container],
         named: &HashMap<String, Vec<runtime::ContainerStatus>>,
-        terminal: bool,
     ) -> (Vec<ContainerView>, bool) {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let policy = pod
@@ -267,7 +308,7 @@ impl PodWorker {
             for old in mine.iter().skip(2) {
                 let _ = self.shared.runtime.remove_container(&old.id).await;
             }
-            if blocked || terminal {
+            if blocked {
                 all_done = false;
                 views.push(view);
                 continue;
@@ -277,13 +318,20 @@ impl PodWorker {
             match view.current.clone() {
                 None => start_attempt = Some(0),
                 Some(c) if c.state == ContainerState::Running => {
-                    let changed = c.annotations.get(CONTAINER_HASH) != Some(&labels::container_hash(spec));
+                    let changed =
+                        c.annotations.get(CONTAINER_HASH) != Some(&labels::container_hash(spec));
                     let unhealthy = self.unhealthy.remove(&c.id);
                     if changed || unhealthy {
                         let why = if changed {
-                            format!("Container {} definition changed, will be restarted", spec.name)
+                            format!(
+                                "Container {} definition changed, will be restarted",
+                                spec.name
+                            )
                         } else {
-                            format!("Container {} failed liveness probe, will be restarted", spec.name)
+                            format!(
+                                "Container {} failed liveness probe, will be restarted",
+                                spec.name
+                            )
                         };
                         self.shared.recorder.normal(pod, "Killing", &why);
                         self.shared.probes.remove(&uid, &spec.name);
@@ -298,7 +346,12 @@ impl PodWorker {
                         }
                     } else {
                         if kind == Kind::Regular {
-                            self.shared.probes.add(pod, spec, &c.id, sandbox.ip.as_deref().unwrap_or_default());
+                            self.shared.probes.add(
+                                pod,
+                                spec,
+                                &c.id,
+                                sandbox.ip.as_deref().unwrap_or_default(),
+                            );
                             view.ready = self.shared.probes.ready(&uid, &spec.name);
                             view.started = self.shared.probes.started(&uid, &spec.name);
                         }
@@ -317,7 +370,11 @@ impl PodWorker {
                 Some(_) => {}
             }
             if start_attempt.is_none() {
-                if let Some(c) = view.current.clone().filter(|c| c.state != ContainerState::Running) {
+                if let Some(c) = view
+                    .current
+                    .clone()
+                    .filter(|c| c.state != ContainerState::Running)
+                {
                     // Ended: restart as the policy says.
                     let succeeded = c.exit_code == 0;
                     let restart = match (kind, policy.as_str()) {
@@ -342,7 +399,15 @@ impl PodWorker {
                                 spec.name,
                                 pod_name(pod)
                             );
-                            self.shared.recorder.warning(pod, "BackOff", &format!("Back-off restarting failed container {} in pod {}", spec.name, pod_name(pod)));
+                            self.shared.recorder.warning(
+                                pod,
+                                "BackOff",
+                                &format!(
+                                    "Back-off restarting failed container {} in pod {}",
+                                    spec.name,
+                                    pod_name(pod)
+                                ),
+                            );
                             view.waiting = Some(("CrashLoopBackOff".into(), message));
                             all_done = false;
                             blocked |= kind == Kind::Init;
@@ -356,11 +421,16 @@ impl PodWorker {
             if let Some(attempt) = start_attempt {
                 all_done = false;
                 blocked |= kind == Kind::Init;
-                match self.start_container(pod, &sandbox.id, config, spec, attempt).await {
+                match self
+                    .start_container(pod, &sandbox.id, config, spec, attempt)
+                    .await
+                {
                     Ok(()) => {
                         self.held.remove(&spec.name);
                         // Show it as the runtime now has it.
-                        if let Ok(list) = self.shared.runtime.list_containers(Some(&sandbox.id)).await {
+                        if let Ok(list) =
+                            self.shared.runtime.list_containers(Some(&sandbox.id)).await
+                        {
                             let fresh = by_name(&list).remove(&spec.name).unwrap_or_default();
                             view.current = fresh.first().cloned();
                             view.previous = fresh.get(1).cloned();
@@ -368,7 +438,8 @@ impl PodWorker {
                         }
                     }
                     Err((reason, message)) => {
-                        self.held.insert(spec.name.clone(), (reason.clone(), message.clone()));
+                        self.held
+                            .insert(spec.name.clone(), (reason.clone(), message.clone()));
                         view.waiting = Some((reason, message));
                     }
                 }
@@ -386,7 +457,8 @@ impl PodWorker {
         }
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
-        let pods: berth_client::Api<Pod> = berth_client::Api::namespaced(self.shared.client.clone(), &ns);
+        let pods: berth_client::Api<Pod> =
+            berth_client::Api::namespaced(self.shared.client.clone(), &ns);
         // A merge patch replaces the lists (containerStatuses, conditions)
         // whole, which is what a status from scratch needs.
         let patch = berth_client::Patch::Merge(json!({ "status": status }));

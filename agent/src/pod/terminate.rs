@@ -43,9 +43,11 @@ impl PodWorker {
                 .collect();
             if let Some(pod) = pod {
                 for c in &running {
-                    self.shared
-                        .recorder
-                        .normal(pod, "Killing", &format!("Stopping container {}", c.name));
+                    self.shared.recorder.normal(
+                        pod,
+                        "Killing",
+                        &format!("Stopping container {}", c.name),
+                    );
                 }
             }
             // All at once: the grace period is the pod's, not each container's.
