@@ -124,6 +124,9 @@ pub async fn run(args: StoreArgs) -> Result<()> {
     Ok(())
 }
 
+/// How long a stopping member lets open streams end before it cuts them.
+const STREAM_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A running member and the tasks serving it.
 pub struct Member {
     server: std::sync::Arc<berth_store::server::EtcdServer>,
@@ -139,10 +142,19 @@ impl Member {
         tracing::info!("stopping");
         let _ = self.stop_tx.send(true);
         self.server.shutdown().await;
-        while let Some(joined) = self.tasks.join_next().await {
-            if let Ok(Err(e)) = joined {
-                tracing::warn!(error = %e, "server task");
+        // Graceful shutdown waits for open streams to end; watches (the API
+        // server's own among them, in `berth server`) never end by
+        // themselves, so they get a moment and are then cut, as etcd does.
+        let drained = tokio::time::timeout(STREAM_DRAIN, async {
+            while let Some(joined) = self.tasks.join_next().await {
+                if let Ok(Err(e)) = joined {
+                    tracing::warn!(error = %e, "server task");
+                }
             }
+        })
+        .await;
+        if drained.is_err() {
+            self.tasks.abort_all();
         }
     }
 }
