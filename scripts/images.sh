@@ -34,5 +34,7 @@ for version in 1.2.0 1.3.0; do
   "${berth[@]}" --tag "api-server:$version" --binary "$BIN/api-server" --busybox \
     --env "APP_VERSION=$version" --expose 8080/tcp
 done
-"${berth[@]}" --tag busybox:latest --busybox --entrypoint /bin/sh
+# As Docker Hub's busybox: no entrypoint, `sh` as the default command, so
+# `kubectl run --image=busybox -- sh -c ...` runs what it names.
+"${berth[@]}" --tag busybox:latest --busybox --cmd sh
 echo "images: done" >&2

@@ -11,6 +11,8 @@ if [ "$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1; then
   scripts/containerd.sh start
   trap 'scripts/containerd.sh stop' EXIT
   scripts/images.sh
+  # containerd is up: its tests must run, not skip.
+  export BERTH_REQUIRE_CONTAINERD=1
 else
   echo "test: not root and no sudo: containerd is not started, its tests will skip" >&2
 fi

@@ -17,7 +17,13 @@ fn containerd_address() -> PathBuf {
 
 /// Whether containerd, ctr and busybox are here; says why not otherwise.
 fn containerd_ready(address: &Path) -> bool {
+    let required = std::env::var_os("BERTH_REQUIRE_CONTAINERD").is_some();
     if !address.exists() {
+        assert!(
+            !required,
+            "BERTH_REQUIRE_CONTAINERD is set but containerd is not at {}",
+            address.display()
+        );
         eprintln!(
             "skipped: no containerd at {} (scripts/containerd.sh start)",
             address.display()
@@ -25,6 +31,10 @@ fn containerd_ready(address: &Path) -> bool {
         return false;
     }
     if !Path::new("/bin/busybox").exists() {
+        assert!(
+            !required,
+            "BERTH_REQUIRE_CONTAINERD is set but /bin/busybox is absent"
+        );
         eprintln!("skipped: /bin/busybox is absent (apt-get install busybox-static)");
         return false;
     }

@@ -3,7 +3,8 @@
 //! Needs root and containerd listening at `/run/berth/containerd.sock` (or
 //! `$BERTH_CRI_SOCKET`) with the images `localhost/pause:latest` and
 //! `busybox:latest` imported (`scripts/containerd.sh start`). Each test is
-//! skipped, saying so, only when that socket does not exist.
+//! skipped, saying so, only when that socket does not exist and
+//! BERTH_REQUIRE_CONTAINERD (set by scripts/test.sh) is not set.
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -32,6 +33,11 @@ fn socket() -> PathBuf {
 async fn runtime() -> Option<CriRuntime> {
     let socket = socket();
     if !socket.exists() {
+        assert!(
+            std::env::var_os("BERTH_REQUIRE_CONTAINERD").is_none(),
+            "BERTH_REQUIRE_CONTAINERD is set but there is no CRI socket at {}",
+            socket.display()
+        );
         eprintln!(
             "skipped: no CRI socket at {} (start containerd with scripts/containerd.sh start)",
             socket.display()

@@ -1,5 +1,7 @@
 //! What the process-level tests share.
 
+#[allow(dead_code)] // only the agent tests run berth agent
+pub mod agent;
 #[allow(dead_code)] // only the control-plane tests simulate nodes
 pub mod kubelet;
 #[allow(dead_code)] // only the three-member tests start one

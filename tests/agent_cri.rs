@@ -1,0 +1,646 @@
+//! `berth agent --runtime cri` on the containerd that scripts/test.sh starts
+//! (with the images of scripts/images.sh), against `berth server` with its
+//! scheduler and controllers, driven by stock kubectl: the guide's
+//! Deployment with probes and resources goes Running and Ready on real
+//! containers that answer on their pod IPs; readiness and liveness
+//! failures, a crash loop, a missing image, a memory hog, ConfigMap and
+//! Secret values, and an agent restart behave as on a kubelet.
+//!
+//! One agent owns containerd's pod sandboxes (it removes those it does not
+//! know when it starts), so the scenarios run in order in one test.
+//! Without containerd the test says so and skips, unless
+//! BERTH_REQUIRE_CONTAINERD is set (scripts/test.sh sets it), when it fails.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use berth_client::Api;
+use k8s_openapi::api::core::v1::{Endpoints, Pod};
+
+use common::agent::{manifest, running_ready, Cluster};
+
+const SOCKET: &str = "/run/berth/containerd.sock";
+
+fn containerd_present() -> bool {
+    if Path::new(SOCKET).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("BERTH_REQUIRE_CONTAINERD").is_none(),
+        "BERTH_REQUIRE_CONTAINERD is set but containerd is not listening at {SOCKET}"
+    );
+    eprintln!("skipped: no containerd at {SOCKET} (scripts/containerd.sh start)");
+    false
+}
+
+/// One HTTP/1.0 request to `ip:8080`; the status code and body.
+fn http(ip: &str, method: &str, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(
+        &format!("{ip}:8080").parse().unwrap(),
+        Duration::from_secs(3),
+    )?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {ip}\r\nContent-Length: 0\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let code = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    Ok((code, body))
+}
+
+fn ip_of(pod: &Pod) -> String {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.pod_ip.clone())
+        .unwrap_or_default()
+}
+
+fn name_of(pod: &Pod) -> String {
+    pod.metadata.name.clone().unwrap_or_default()
+}
+
+fn ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+fn restarts(pod: &Pod) -> i32 {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|c| c.first())
+        .map_or(0, |c| c.restart_count)
+}
+
+fn container_id(pod: &Pod) -> String {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|c| c.first())
+        .and_then(|c| c.container_id.clone())
+        .unwrap_or_default()
+}
+
+/// The waiting reason of the pod's first container, if it waits.
+fn waiting(pod: &Pod) -> Option<(String, String)> {
+    let c = pod
+        .status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .first()?
+        .clone();
+    let w = c.state?.waiting?;
+    Some((w.reason.unwrap_or_default(), w.message.unwrap_or_default()))
+}
+
+/// The terminated reason of the first container's last state.
+fn last_terminated(pod: &Pod) -> Option<(String, i32)> {
+    let c = pod
+        .status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .first()?
+        .clone();
+    let t = c.last_state?.terminated?;
+    Some((t.reason.unwrap_or_default(), t.exit_code))
+}
+
+async fn endpoint_ips(cluster: &Cluster) -> (BTreeSet<String>, BTreeSet<String>) {
+    let endpoints: Api<Endpoints> = Api::namespaced(cluster.client.clone(), "default");
+    let Ok(Some(e)) = endpoints.get_opt("api-server").await else {
+        return Default::default();
+    };
+    let mut ready = BTreeSet::new();
+    let mut not_ready = BTreeSet::new();
+    for subset in e.subsets.unwrap_or_default() {
+        ready.extend(
+            subset
+                .addresses
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| a.ip),
+        );
+        not_ready.extend(
+            subset
+                .not_ready_addresses
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| a.ip),
+        );
+    }
+    (ready, not_ready)
+}
+
+async fn endpoints_until(
+    cluster: &Cluster,
+    what: &str,
+    done: impl Fn(&BTreeSet<String>, &BTreeSet<String>) -> bool,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (ready, not_ready) = endpoint_ips(cluster).await;
+        if done(&ready, &not_ready) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: endpoints ready {ready:?}, not ready {not_ready:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// `kubectl logs` of a running pod: all of it, its tail, with timestamps,
+/// and followed while the pod writes a new line.
+async fn logs_through_kubectl(cluster: &Cluster, pod: &Pod) {
+    use tokio::io::AsyncBufReadExt;
+    let name = name_of(pod);
+    let all = cluster.kubectl(&["logs", &name]).await;
+    assert!(
+        all.contains("listening on") && all.contains("GET / 200"),
+        "{all}"
+    );
+    let tail = cluster.kubectl(&["logs", &name, "--tail=1"]).await;
+    assert_eq!(tail.lines().count(), 1, "{tail}");
+    let stamped = cluster
+        .kubectl(&["logs", &name, "--timestamps", "--tail=1"])
+        .await;
+    let (time, rest) = stamped.split_once(' ').unwrap_or_default();
+    assert!(
+        jiff::Timestamp::from_str(time).is_ok() && rest.contains("GET / 200"),
+        "{stamped}"
+    );
+    let mut follower = tokio::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(cluster.kubeconfig())
+        .args(["logs", "-f", &name])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(follower.stdout.take().unwrap()).lines();
+    // The request is made once following has begun: the line is new.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let ip = ip_of(pod);
+    tokio::task::spawn_blocking(move || http(&ip, "GET", "/?followed=1"))
+        .await
+        .unwrap()
+        .unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("GET /?followed=1 200") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(seen, Ok(true), "kubectl logs -f never showed the new line");
+    let _ = follower.kill().await;
+}
+
+const SERVICE: &str = r#"
+apiVersion: v1
+kind: Service
+metadata:
+  name: api-server
+spec:
+  selector:
+    app: api-server
+  ports:
+    - port: 80
+      targetPort: 8080
+"#;
+
+async fn apply_text(cluster: &Cluster, name: &str, text: &str) {
+    let path = cluster.dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    cluster
+        .kubectl(&["apply", "-f", path.to_str().unwrap()])
+        .await;
+}
+
+#[tokio::test]
+async fn pods_run_on_containerd_as_on_a_kubelet() {
+    if !containerd_present() {
+        return;
+    }
+    let mut cluster = Cluster::start().await;
+    let root = cluster.dir.path().join("agent");
+    let logs = cluster.dir.path().join("logs");
+    let port = common::free_ports(1)[0].to_string();
+    let agent_args: Vec<String> = [
+        "--port",
+        &port,
+        "--runtime",
+        "cri",
+        "--node-name",
+        "cri-node",
+        "--root-dir",
+        root.to_str().unwrap(),
+        "--log-dir",
+        logs.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let args: Vec<&str> = agent_args.iter().map(String::as_str).collect();
+    cluster.start_agent(&args);
+    cluster
+        .node_ready("cri-node", Duration::from_secs(60))
+        .await;
+
+    // The guide's Deployment with probes and resources, unchanged.
+    cluster
+        .kubectl(&["apply", "-f", &manifest("deployment-probes-resources.yaml")])
+        .await;
+    apply_text(&cluster, "service.yaml", SERVICE).await;
+    let pods = cluster
+        .pods_until(
+            "default",
+            "app=api-server",
+            Duration::from_secs(90),
+            "3 pods Running and Ready on containerd",
+            |pods| pods.len() == 3 && pods.iter().all(running_ready),
+        )
+        .await;
+    let ips: BTreeSet<String> = pods.iter().map(ip_of).collect();
+    assert_eq!(ips.len(), 3, "three pod IPs: {ips:?}");
+    for pod in &pods {
+        let (code, body) = http(&ip_of(pod), "GET", "/").unwrap();
+        assert_eq!(code, 200, "{body}");
+        assert!(body.contains("1.2.0"), "{body}");
+        assert!(container_id(pod).starts_with("containerd://"));
+    }
+    logs_through_kubectl(&cluster, &pods[0]).await;
+    endpoints_until(
+        &cluster,
+        "the Service lists the 3 ready pods",
+        |ready, not_ready| *ready == ips && not_ready.is_empty(),
+    )
+    .await;
+
+    // Readiness failing: not Ready, out of the endpoints; back when healed.
+    let sick = pods[0].clone();
+    let sick_ip = ip_of(&sick);
+    let (code, _) = http(&sick_ip, "POST", "/admin/readiness?fail=true").unwrap();
+    assert_eq!(code, 200);
+    cluster
+        .pods_until(
+            "default",
+            "app=api-server",
+            Duration::from_secs(60),
+            "readiness failing",
+            |pods| {
+                pods.iter()
+                    .any(|p| name_of(p) == name_of(&sick) && !ready(p))
+            },
+        )
+        .await;
+    endpoints_until(
+        &cluster,
+        "the unready pod moves to notReadyAddresses",
+        |ready, not_ready| {
+            !ready.contains(&sick_ip) && ready.len() == 2 && not_ready.contains(&sick_ip)
+        },
+    )
+    .await;
+    http(&sick_ip, "POST", "/admin/readiness?fail=false").unwrap();
+    endpoints_until(&cluster, "the healed pod is back", |ready, _| *ready == ips).await;
+
+    // Liveness failing: the container is restarted, the count grows.
+    let dying = pods[1].clone();
+    let old_id = container_id(&dying);
+    http(&ip_of(&dying), "POST", "/admin/liveness?fail=true").unwrap();
+    let restarted = cluster
+        .pods_until(
+            "default",
+            "app=api-server",
+            Duration::from_secs(90),
+            "liveness restart",
+            |pods| {
+                pods.iter()
+                    .any(|p| name_of(p) == name_of(&dying) && restarts(p) >= 1 && running_ready(p))
+            },
+        )
+        .await;
+    let now = restarted
+        .iter()
+        .find(|p| name_of(p) == name_of(&dying))
+        .unwrap();
+    assert_ne!(container_id(now), old_id, "a new container");
+    let previous = cluster
+        .kubectl(&["logs", &name_of(&dying), "--previous"])
+        .await;
+    assert!(
+        previous.contains("POST /admin/liveness?fail=true 200"),
+        "{previous}"
+    );
+    let describe = cluster
+        .kubectl(&["describe", "pod", &name_of(&dying)])
+        .await;
+    assert!(describe.contains("Liveness probe failed"), "{describe}");
+
+    // The agent restarted: running pods are adopted, not restarted.
+    let before: Vec<(String, String, i32)> = cluster
+        .pods_until(
+            "default",
+            "app=api-server",
+            Duration::from_secs(30),
+            "settled",
+            |pods| pods.len() == 3 && pods.iter().all(running_ready),
+        )
+        .await
+        .iter()
+        .map(|p| (name_of(p), container_id(p), restarts(p)))
+        .collect();
+    cluster.stop_agent();
+    cluster.start_agent(&args);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after: Vec<(String, String, i32)> = cluster
+        .pods_until(
+            "default",
+            "app=api-server",
+            Duration::from_secs(30),
+            "adopted",
+            |pods| pods.len() == 3 && pods.iter().all(running_ready),
+        )
+        .await
+        .iter()
+        .map(|p| (name_of(p), container_id(p), restarts(p)))
+        .collect();
+    assert_eq!(before, after, "same containers, same restart counts");
+    for pod in &pods {
+        assert_eq!(http(&ip_of(pod), "GET", "/").unwrap().0, 200);
+    }
+
+    // A crashing container: CrashLoopBackOff, with the delay doubling.
+    apply_text(
+        &cluster,
+        "crash.yaml",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: crash
+  labels: {test: crash}
+spec:
+  containers:
+    - name: app
+      image: api-server:1.2.0
+      env:
+        - {name: CRASH_AFTER_MS, value: "200"}
+"#,
+    )
+    .await;
+    let crashed = cluster
+        .pods_until(
+            "default",
+            "test=crash",
+            Duration::from_secs(60),
+            "CrashLoopBackOff",
+            |pods| {
+                pods.iter().any(|p| {
+                    restarts(p) >= 2
+                        && waiting(p).is_some_and(|(r, m)| {
+                            r == "CrashLoopBackOff" && m.contains("back-off 20s")
+                        })
+                })
+            },
+        )
+        .await;
+    assert_eq!(
+        last_terminated(&crashed[0]).map(|t| t.0),
+        Some("Error".to_string())
+    );
+    let get = cluster.kubectl(&["get", "pod", "crash"]).await;
+    assert!(get.contains("CrashLoopBackOff"), "{get}");
+
+    // A missing image: ErrImagePull, then ImagePullBackOff.
+    apply_text(
+        &cluster,
+        "missing.yaml",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: missing
+  labels: {test: missing}
+spec:
+  containers:
+    - name: app
+      image: example.invalid/no-such-image:1.0
+"#,
+    )
+    .await;
+    let seen = std::sync::Mutex::new(BTreeSet::new());
+    cluster
+        .pods_until(
+            "default",
+            "test=missing",
+            Duration::from_secs(60),
+            "ErrImagePull then ImagePullBackOff",
+            |pods| {
+                let mut seen = seen.lock().unwrap();
+                seen.extend(pods.iter().filter_map(waiting).map(|w| w.0));
+                seen.contains("ImagePullBackOff")
+            },
+        )
+        .await;
+    // The status shows ErrImagePull for one sync only (about a second); the
+    // kubelet's events record both, as `kubectl describe` lists them.
+    let described = cluster.kubectl(&["describe", "pod", "missing"]).await;
+    for wanted in [
+        "Error: ErrImagePull",
+        "Error: ImagePullBackOff",
+        "Back-off pulling image \"example.invalid/no-such-image:1.0\"",
+    ] {
+        assert!(described.contains(wanted), "{wanted} not in {described}");
+    }
+
+    // A memory hog over its limit: OOMKilled.
+    apply_text(
+        &cluster,
+        "hog.yaml",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: hog
+  labels: {test: hog}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: app
+      image: busybox:latest
+      # :latest is pulled Always by default; there is no registry.
+      imagePullPolicy: IfNotPresent
+      command: ["sh", "-c", "sleep 1; head -c 200m /dev/zero | tail > /dev/null"]
+      resources:
+        limits: {memory: 32Mi}
+"#,
+    )
+    .await;
+    let hog = cluster
+        .pods_until(
+            "default",
+            "test=hog",
+            Duration::from_secs(60),
+            "OOMKilled",
+            |pods| {
+                pods.iter()
+                    .any(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed"))
+            },
+        )
+        .await;
+    let terminated = hog[0]
+        .status
+        .as_ref()
+        .unwrap()
+        .container_statuses
+        .as_ref()
+        .unwrap()[0]
+        .state
+        .as_ref()
+        .unwrap()
+        .terminated
+        .clone()
+        .unwrap();
+    assert_eq!(
+        terminated.reason.as_deref(),
+        Some("OOMKilled"),
+        "{terminated:?}"
+    );
+    assert_eq!(terminated.exit_code, 137);
+
+    // ConfigMap and Secret values, in the environment and in files.
+    apply_text(
+        &cluster,
+        "config.yaml",
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {greeting: hello-from-configmap, mode: fast}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+stringData: {password: s3cret-value}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: config
+  labels: {test: config}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: app
+      image: busybox:latest
+      # :latest is pulled Always by default; there is no registry.
+      imagePullPolicy: IfNotPresent
+      command: ["sh", "-c", "echo env=$GREETING/$PASSWORD/$mode; echo file=$(cat /etc/settings/greeting)/$(cat /etc/creds/password)"]
+      env:
+        - name: GREETING
+          valueFrom: {configMapKeyRef: {name: settings, key: greeting}}
+        - name: PASSWORD
+          valueFrom: {secretKeyRef: {name: creds, key: password}}
+      envFrom:
+        - configMapRef: {name: settings}
+      volumeMounts:
+        - {name: settings, mountPath: /etc/settings}
+        - {name: creds, mountPath: /etc/creds}
+  volumes:
+    - name: settings
+      configMap: {name: settings}
+    - name: creds
+      secret: {secretName: creds}
+"#,
+    )
+    .await;
+    let done = cluster
+        .pods_until(
+            "default",
+            "test=config",
+            Duration::from_secs(60),
+            "config pod Succeeded",
+            |pods| {
+                pods.iter().any(|p| {
+                    p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Succeeded")
+                })
+            },
+        )
+        .await;
+    // A pod that ended stays ended: its container ran once.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let logged = cluster.kubectl(&["logs", "config"]).await;
+    assert_eq!(
+        logged
+            .matches("env=hello-from-configmap/s3cret-value/fast")
+            .count(),
+        1,
+        "{logged}"
+    );
+    let uid = done[0].metadata.uid.clone().unwrap();
+    let log =
+        std::fs::read_to_string(logs.join(format!("default_config_{uid}/app/0.log"))).unwrap();
+    assert!(
+        log.contains("env=hello-from-configmap/s3cret-value/fast"),
+        "{log}"
+    );
+    assert!(
+        log.contains("file=hello-from-configmap/s3cret-value"),
+        "{log}"
+    );
+
+    // Everything deleted: the agent ends every pod and containerd is left
+    // with no sandbox of them.
+    cluster
+        .kubectl(&["delete", "deployment", "api-server"])
+        .await;
+    cluster
+        .kubectl(&[
+            "delete",
+            "pod",
+            "crash",
+            "missing",
+            "hog",
+            "config",
+            "--grace-period=1",
+        ])
+        .await;
+    cluster
+        .pods_until(
+            "default",
+            "",
+            Duration::from_secs(90),
+            "every pod gone",
+            |pods| pods.is_empty(),
+        )
+        .await;
+    for ip in &ips {
+        assert!(http(ip, "GET", "/").is_err(), "{ip} still answers");
+    }
+}
