@@ -9,6 +9,7 @@
 
 pub mod compare;
 pub mod connect;
+pub mod pod_startup;
 pub mod report;
 pub mod sched;
 pub mod workload;

@@ -30,6 +30,31 @@ enum Command {
     FirstPut(FirstPutArgs),
     /// Scheduling throughput and latency: N nodes, M pending pods.
     Sched(SchedArgs),
+    /// Pod startup latency (creation to Ready, image present) through a
+    /// running cluster's API.
+    PodStartup(PodStartupArgs),
+}
+
+#[derive(clap::Args)]
+struct PodStartupArgs {
+    /// The API server.
+    #[arg(long, default_value = "http://127.0.0.1:6443")]
+    api: String,
+    /// Pods to measure, one after another.
+    #[arg(long, default_value_t = 50)]
+    pods: usize,
+    /// Their image, already on the nodes.
+    #[arg(long, default_value = "api-server:1.2.0")]
+    image: String,
+    /// Namespace of the pods.
+    #[arg(long, default_value = "pod-startup")]
+    namespace: String,
+    /// Seconds one pod may take.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// Print the report as one line of JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -141,6 +166,7 @@ async fn main() -> Result<()> {
         Command::Compare(args) => return compare(args),
         Command::FirstPut(args) => return first_put(args).await,
         Command::Sched(args) => return sched(args).await,
+        Command::PodStartup(args) => return pod_startup(args).await,
     };
     let serializable = match args.consistency.as_str() {
         "l" => false,
@@ -164,6 +190,25 @@ async fn main() -> Result<()> {
     if let Some(name) = args.name {
         report.workload = name;
     }
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{}", Report::header());
+        println!("{}", report.row());
+    }
+    Ok(())
+}
+
+async fn pod_startup(args: PodStartupArgs) -> Result<()> {
+    use berth_bench::pod_startup::{self, Config, Report};
+    let report = pod_startup::run(&Config {
+        url: args.api,
+        namespace: args.namespace,
+        pods: args.pods,
+        image: args.image,
+        timeout: Duration::from_secs(args.timeout),
+    })
+    .await?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

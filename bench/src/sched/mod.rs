@@ -105,11 +105,13 @@ impl Report {
 }
 
 /// Microseconds from 1 µs to 10 minutes at 3 significant digits.
-fn histogram() -> Histogram<u64> {
+/// A histogram of microseconds up to ten minutes.
+pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("constant histogram bounds are valid")
 }
 
-fn record(h: &mut Histogram<u64>, took: Duration) {
+/// Records `took` in microseconds.
+pub(crate) fn record(h: &mut Histogram<u64>, took: Duration) {
     h.saturating_record(u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1));
 }
 
