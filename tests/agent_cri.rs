@@ -220,6 +220,58 @@ async fn logs_through_kubectl(cluster: &Cluster, pod: &Pod) {
     let _ = follower.kill().await;
 }
 
+/// `kubectl exec` into a running pod: a command's output and exit code,
+/// and an interactive shell on a terminal (`-it`, driven through `script`,
+/// which gives kubectl a pseudo-terminal).
+async fn exec_through_kubectl(cluster: &Cluster, pod: &str) {
+    let hostname = cluster
+        .kubectl(&["exec", pod, "--", "cat", "/etc/hostname"])
+        .await;
+    assert_eq!(hostname.trim(), pod);
+    let failed = cluster
+        .kubectl_output(&[
+            "exec",
+            pod,
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ])
+        .await;
+    assert_eq!(failed.status.code(), Some(3), "{failed:?}");
+    assert_eq!(String::from_utf8_lossy(&failed.stdout), "out\n");
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains("err") && stderr.contains("command terminated with exit code 3"),
+        "{stderr}"
+    );
+    let kubectl = format!(
+        "kubectl --kubeconfig {} exec -it {pod} -- sh",
+        cluster.kubeconfig().display()
+    );
+    let mut session = tokio::process::Command::new("script")
+        .args(["-qec", &kubectl, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut input = session.stdin.take().unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    use tokio::io::AsyncWriteExt;
+    input
+        .write_all(b"echo $((6*7)); tty; exit\n")
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(30), session.wait_with_output())
+        .await
+        .expect("kubectl exec -it did not end")
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(text.lines().any(|l| l == "42"), "{text}");
+    assert!(text.contains("/dev/pts/"), "no terminal: {text}");
+}
+
 const SERVICE: &str = r#"
 apiVersion: v1
 kind: Service
@@ -294,6 +346,7 @@ async fn pods_run_on_containerd_as_on_a_kubelet() {
         assert!(container_id(pod).starts_with("containerd://"));
     }
     logs_through_kubectl(&cluster, &pods[0]).await;
+    exec_through_kubectl(&cluster, &name_of(&pods[0])).await;
     endpoints_until(
         &cluster,
         "the Service lists the 3 ready pods",

@@ -74,7 +74,8 @@ pub async fn run(
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            if let Err(e) = crate::server::serve(listener, source, shutdown).await {
+            let exec: Arc<dyn crate::server::ExecSource> = source.clone();
+            if let Err(e) = crate::server::serve(listener, source, exec, shutdown).await {
                 tracing::warn!(error = %e, "the log server failed");
             }
         })

@@ -17,6 +17,7 @@ pub mod index;
 mod informer;
 pub mod leaderelection;
 mod store;
+pub mod upgrade;
 mod workqueue;
 
 pub use api::{Api, ListParams, ObjectList, Patch, Resource, WatchEvent};

@@ -1,14 +1,16 @@
-//! Where the log server finds a container's log: the pod from the node's
-//! pod store, its containers from the runtime, newest attempt for the
-//! current log and the one before it for `previous`.
+//! Where the agent's server finds a container's log and runs commands in
+//! it: the pod from the node's pod store, its containers from the runtime,
+//! newest attempt for the current log (and exec) and the one before it for
+//! `previous`.
 
 use std::sync::Arc;
 
 use berth_client::Store;
 use k8s_openapi::api::core::v1::Pod;
 
-use crate::runtime::{ContainerState, Runtime};
-use crate::server::{ContainerLog, LogError, LogSource};
+use crate::runtime::{ContainerState, ContainerStatus, ExecRequest, Runtime};
+use crate::server::exec::ExecOptions;
+use crate::server::{ContainerLog, ExecSource, LogError, LogSource};
 
 /// The agent's pods and runtime as a [`LogSource`].
 pub struct PodLogs {
@@ -40,15 +42,15 @@ fn waiting_reason(pod: &Pod, container: &str) -> String {
         .unwrap_or_else(|| "ContainerCreating".to_string())
 }
 
-#[async_trait::async_trait]
-impl LogSource for PodLogs {
-    async fn container_log(
+impl PodLogs {
+    /// The pod and the runtime's instances of its `container`, newest
+    /// attempt first.
+    async fn instances(
         &self,
         namespace: &str,
         pod_name: &str,
         container: &str,
-        previous: bool,
-    ) -> Result<ContainerLog, LogError> {
+    ) -> Result<(Arc<Pod>, Vec<ContainerStatus>), LogError> {
         let pod = self
             .pods
             .get(&format!("{namespace}/{pod_name}"))
@@ -95,6 +97,20 @@ impl LogSource for PodLogs {
                 .cmp(&a.attempt)
                 .then(b.created_at.cmp(&a.created_at))
         });
+        Ok((pod, instances))
+    }
+}
+
+#[async_trait::async_trait]
+impl LogSource for PodLogs {
+    async fn container_log(
+        &self,
+        namespace: &str,
+        pod_name: &str,
+        container: &str,
+        previous: bool,
+    ) -> Result<ContainerLog, LogError> {
+        let (pod, instances) = self.instances(namespace, pod_name, container).await?;
         let wanted = if previous {
             instances.get(1).ok_or_else(|| LogError::NoPrevious {
                 pod: pod_name.to_string(),
@@ -114,5 +130,40 @@ impl LogSource for PodLogs {
             path: wanted.log_path.clone(),
             running: wanted.state == ContainerState::Running,
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl ExecSource for PodLogs {
+    async fn exec_url(
+        &self,
+        namespace: &str,
+        pod_name: &str,
+        container: &str,
+        options: &ExecOptions,
+    ) -> Result<String, LogError> {
+        let (pod, instances) = self.instances(namespace, pod_name, container).await?;
+        let running = instances
+            .first()
+            .filter(|c| c.state == ContainerState::Running)
+            .ok_or_else(|| {
+                // kube-apiserver's words for exec into a container that
+                // does not run.
+                LogError::BadRequest(format!(
+                    "container {container} is not valid for pod {pod_name}: not running ({})",
+                    waiting_reason(&pod, container)
+                ))
+            })?;
+        self.runtime
+            .exec(&ExecRequest {
+                container_id: running.id.clone(),
+                cmd: options.command.clone(),
+                tty: options.tty,
+                stdin: options.stdin,
+                stdout: options.stdout,
+                stderr: options.stderr,
+            })
+            .await
+            .map_err(|e| LogError::Internal(e.to_string()))
     }
 }

@@ -1,10 +1,12 @@
 //! The agent's HTTP server, on the port the kubelet serves (10250):
 //! container logs at `GET /containerLogs/{namespace}/{pod}/{container}`,
-//! which the API server proxies `kubectl logs` to.
+//! which the API server proxies `kubectl logs` to, and commands in
+//! containers at `/exec/{namespace}/{pod}/{container}` (`kubectl exec`).
 //!
 //! - [`logs`]: the CRI log format and the query options over it.
 //! - [`follow`]: reading a log file as a stream, following it as it grows.
 
+pub mod exec;
 pub mod follow;
 pub mod logs;
 
@@ -47,6 +49,21 @@ pub trait LogSource: Send + Sync {
         container: &str,
         previous: bool,
     ) -> Result<ContainerLog, LogError>;
+}
+
+/// Prepares commands in containers: the agent's pods and runtime behind
+/// the exec endpoint.
+#[async_trait::async_trait]
+pub trait ExecSource: Send + Sync {
+    /// The runtime's streaming URL for `options` run in the current
+    /// instance of `container` in pod `namespace/pod`.
+    async fn exec_url(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        options: &exec::ExecOptions,
+    ) -> Result<String, LogError>;
 }
 
 /// Why a log cannot be served.
@@ -119,6 +136,7 @@ impl IntoResponse for LogError {
 #[derive(Clone)]
 struct Shared {
     source: Arc<dyn LogSource>,
+    exec: Arc<dyn ExecSource>,
     /// Turns true when the server shuts down, so followers end.
     shutdown: watch::Receiver<bool>,
 }
@@ -128,10 +146,11 @@ struct Shared {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     source: Arc<dyn LogSource>,
+    exec: Arc<dyn ExecSource>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop, stopping) = watch::channel(false);
-    let router = router(source, stopping);
+    let router = router(source, exec, stopping);
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -141,14 +160,26 @@ pub async fn serve(
         .await
 }
 
-fn router(source: Arc<dyn LogSource>, shutdown: watch::Receiver<bool>) -> Router {
+fn router(
+    source: Arc<dyn LogSource>,
+    exec: Arc<dyn ExecSource>,
+    shutdown: watch::Receiver<bool>,
+) -> Router {
     Router::new()
         .route(
             "/containerLogs/{namespace}/{pod}/{container}",
             get(container_logs),
         )
+        .route(
+            "/exec/{namespace}/{pod}/{container}",
+            get(exec_stream).post(exec_stream),
+        )
         .fallback(|| async { plain(StatusCode::NOT_FOUND, Body::from("404 page not found\n")) })
-        .with_state(Shared { source, shutdown })
+        .with_state(Shared {
+            source,
+            exec,
+            shutdown,
+        })
 }
 
 async fn container_logs(
@@ -174,6 +205,27 @@ async fn container_logs(
         .await
         .map_err(|e| LogError::Internal(format!("read log {}: {e}", log.path.display())))?;
     Ok(plain(StatusCode::OK, Body::from_stream(chunks)))
+}
+
+async fn exec_stream(
+    State(shared): State<Shared>,
+    Path((namespace, pod, container)): Path<(String, String, String)>,
+    request: axum::extract::Request,
+) -> Result<Response, LogError> {
+    let query = request.uri().query().unwrap_or_default().to_string();
+    let options = exec::ExecOptions::parse(&query).map_err(LogError::BadRequest)?;
+    let url = shared
+        .exec
+        .exec_url(&namespace, &pod, &container, &options)
+        .await?;
+    let target: axum::http::Uri = url
+        .parse()
+        .map_err(|e| LogError::Internal(format!("the runtime's exec URL {url:?}: {e}")))?;
+    tracing::debug!(namespace, pod, container, ?options, "exec");
+    let answer = berth_client::upgrade::proxy(request, &target, exec::UPSTREAM_TIMEOUT)
+        .await
+        .map_err(|e| LogError::Internal(format!("the runtime's streaming server: {e}")))?;
+    Ok(answer.map(Body::new))
 }
 
 /// A `text/plain` response.

@@ -17,6 +17,28 @@ struct Fake {
     path: Mutex<PathBuf>,
     running: AtomicBool,
     previous: Option<PathBuf>,
+    /// Where exec requests are sent (the runtime's streaming server).
+    exec_target: Mutex<Option<String>>,
+}
+
+#[async_trait::async_trait]
+impl ExecSource for Fake {
+    async fn exec_url(
+        &self,
+        _namespace: &str,
+        _pod: &str,
+        container: &str,
+        _options: &exec::ExecOptions,
+    ) -> Result<String, LogError> {
+        self.exec_target
+            .lock()
+            .ok()
+            .and_then(|t| t.clone())
+            .ok_or_else(|| LogError::ContainerNotFound {
+                pod: "web".into(),
+                container: container.into(),
+            })
+    }
 }
 
 impl Fake {
@@ -25,6 +47,7 @@ impl Fake {
             path: Mutex::new(path),
             running: AtomicBool::new(true),
             previous: None,
+            exec_target: Mutex::new(None),
         })
     }
 }
@@ -226,7 +249,7 @@ async fn start(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, source, async move {
+    let server = tokio::spawn(serve(listener, source.clone(), source, async move {
         let _ = stopped.await;
     }));
     (address, stop, server)
@@ -285,6 +308,7 @@ async fn the_server_serves_the_previous_instance() {
         path: Mutex::new(dir.path().join("1.log")),
         running: AtomicBool::new(true),
         previous: Some(previous),
+        exec_target: Mutex::new(None),
     });
     let (address, _stop, _server) = start(source).await;
     // A terminated instance is read to its end even when following.
@@ -319,4 +343,80 @@ async fn shutting_down_ends_open_follows() {
     assert_eq!((status, body.as_str()), (StatusCode::OK, "running\n"));
     let served = tokio::time::timeout(Duration::from_secs(10), server).await;
     served.expect("the server did not stop").unwrap().unwrap();
+}
+
+/// Reads an HTTP head (through the blank line) from `stream`.
+async fn read_head(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).await.unwrap() == 0 {
+            break;
+        }
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+#[tokio::test]
+async fn exec_upgrades_are_proxied_to_the_runtimes_stream_server() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // The runtime's streaming server: switches to SPDY, then echoes.
+    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream_address = upstream.local_addr().unwrap();
+    let runtime_side = tokio::spawn(async move {
+        let (mut conn, _) = upstream.accept().await.unwrap();
+        let head = read_head(&mut conn).await;
+        conn.write_all(
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut buf = [0u8; 4];
+        conn.read_exact(&mut buf).await.unwrap();
+        conn.write_all(&buf).await.unwrap();
+        head
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(dir.path().join("0.log"));
+    *fake.exec_target.lock().unwrap() = Some(format!("http://{upstream_address}/exec/token123"));
+    let (address, _stop, _server) = start(fake).await;
+
+    let mut client = tokio::net::TcpStream::connect(address).await.unwrap();
+    client
+        .write_all(b"POST /exec/default/web/app?command=sh&stdin=true&stdout=true&tty=true HTTP/1.1\r\nHost: agent\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_head(&mut client).await;
+    assert!(answer.starts_with("HTTP/1.1 101"), "{answer}");
+    client.write_all(b"ping").await.unwrap();
+    let mut echoed = [0u8; 4];
+    tokio::time::timeout(Duration::from_secs(5), client.read_exact(&mut echoed))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&echoed, b"ping");
+    let seen = runtime_side.await.unwrap();
+    assert!(seen.starts_with("POST /exec/token123 HTTP/1.1"), "{seen}");
+    assert!(
+        seen.to_lowercase()
+            .contains("x-stream-protocol-version: v4.channel.k8s.io"),
+        "{seen}"
+    );
+    assert!(seen.to_lowercase().contains("upgrade: spdy/3.1"), "{seen}");
+}
+
+#[tokio::test]
+async fn exec_without_a_command_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (address, _stop, _server) = start(Fake::new(dir.path().join("0.log"))).await;
+    let mut client = tokio::net::TcpStream::connect(address).await.unwrap();
+    use tokio::io::AsyncWriteExt;
+    client
+        .write_all(b"POST /exec/default/web/app?stdout=true HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_head(&mut client).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
 }

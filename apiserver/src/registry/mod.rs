@@ -54,7 +54,7 @@ impl Resource {
     /// Subresources served under each object, as discovery lists them.
     pub fn subresources(&self) -> &'static [&'static str] {
         match self.kind {
-            "Pod" => &["status", "binding", "log"],
+            "Pod" => &["status", "binding", "log", "exec"],
             "Deployment" | "ReplicaSet" => &["status", "scale"],
             "Namespace" => &["status", "finalize"],
             "Node"

@@ -85,7 +85,8 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     }))
 }
 
-/// `pods/status`, `deployments/scale`, `pods/binding`, `pods/log`: listed as resources
+/// `pods/status`, `deployments/scale`, `pods/binding`, `pods/log`,
+/// `pods/exec`: listed as resources
 /// of their own, as kube-apiserver lists them.
 fn subresource_entries(r: &'static registry::Resource) -> impl Iterator<Item = Value> {
     r.subresources().iter().map(move |sub| {
@@ -108,6 +109,7 @@ fn subresource_entries(r: &'static registry::Resource) -> impl Iterator<Item = V
             }
             "finalize" => entry["verbs"] = json!(["update"]),
             "log" => entry["verbs"] = json!(["get"]),
+            "exec" => entry["verbs"] = json!(["create", "get"]),
             _ => {}
         }
         entry

@@ -6,6 +6,7 @@ mod discovery;
 mod handlers;
 mod openapi;
 mod path;
+mod proxy_exec;
 mod proxy_log;
 mod subresource;
 mod versions;
@@ -231,6 +232,15 @@ async fn serve_target(
             name,
             subresource,
         } => {
+            if subresource == "exec" {
+                return match method {
+                    Method::GET | Method::POST => {
+                        let ns = namespace.as_deref().unwrap_or_default().to_string();
+                        proxy_exec::serve(api, &ns, &name, &params, req).await
+                    }
+                    _ => Err(ApiError::MethodNotAllowed),
+                };
+            }
             if subresource == "log" {
                 return match method {
                     Method::GET => {

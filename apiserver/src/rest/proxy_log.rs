@@ -76,7 +76,7 @@ pub async fn serve(api: &Api, ns: &str, name: &str, params: &Params) -> Result<R
     proxy(node_name, &host, port, &path).await
 }
 
-fn resource(plural: &str) -> Result<&'static registry::Resource> {
+pub(super) fn resource(plural: &str) -> Result<&'static registry::Resource> {
     registry::find("", "v1", plural)
         .ok_or_else(|| ApiError::Store(format!("the core resource {plural} is not registered")))
 }
