@@ -415,7 +415,8 @@ async fn pods_run_on_containerd_as_on_a_kubelet() {
         .await;
     assert!(describe.contains("Liveness probe failed"), "{describe}");
 
-    // The agent restarted: running pods are adopted, not restarted.
+    // The agent restarted: running pods are adopted, not restarted; a pod
+    // deleted (forced) while it was down has its containers removed.
     let before: Vec<(String, String, i32)> = cluster
         .pods_until(
             "default",
@@ -429,21 +430,54 @@ async fn pods_run_on_containerd_as_on_a_kubelet() {
         .map(|p| (name_of(p), container_id(p), restarts(p)))
         .collect();
     cluster.stop_agent();
+    let (gone_name, gone_id, _) = before[2].clone();
+    cluster
+        .kubectl(&["delete", "pod", &gone_name, "--force", "--grace-period=0"])
+        .await;
     cluster.start_agent(&args);
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let after: Vec<(String, String, i32)> = cluster
+    let after = cluster
         .pods_until(
             "default",
             "app=api-server",
-            Duration::from_secs(30),
-            "adopted",
+            Duration::from_secs(60),
+            "adopted, and the deleted pod replaced",
             |pods| pods.len() == 3 && pods.iter().all(running_ready),
         )
-        .await
-        .iter()
-        .map(|p| (name_of(p), container_id(p), restarts(p)))
-        .collect();
-    assert_eq!(before, after, "same containers, same restart counts");
+        .await;
+    for (name, id, count) in &before[..2] {
+        let now = after.iter().find(|p| &name_of(p) == name).unwrap();
+        assert_eq!(
+            (container_id(now), restarts(now)),
+            (id.clone(), *count),
+            "{name}: same container, same restart count"
+        );
+    }
+    let gone_id = gone_id.trim_start_matches("containerd://").to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed = std::process::Command::new("ctr")
+            .args([
+                "--address",
+                SOCKET,
+                "-n",
+                "k8s.io",
+                "containers",
+                "ls",
+                "-q",
+            ])
+            .output()
+            .unwrap();
+        if !String::from_utf8_lossy(&listed.stdout).contains(&gone_id) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container of {gone_name}, deleted while the agent was down, is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let pods = after;
     for pod in &pods {
         assert_eq!(http(&ip_of(pod), "GET", "/").unwrap().0, 200);
     }
