@@ -152,6 +152,24 @@ pub async fn run(config: &Config) -> Result<Report, PodStartupError> {
         crate::sched::record(&mut latency, started.elapsed());
         pods.delete(&name).await.map_err(call("deleting a pod"))?;
     }
+    // The last pods' terminations finish before the run ends, so nothing
+    // is left running on the node.
+    let deadline = Instant::now() + config.timeout;
+    while !pods
+        .list(&ListParams::labels("app=pod-startup"))
+        .await
+        .map_err(call("listing"))?
+        .items
+        .is_empty()
+    {
+        if Instant::now() > deadline {
+            return Err(PodStartupError::Timeout(
+                "the last pods' deletion".into(),
+                config.timeout,
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
     Ok(Report {
         pods: latency.len() as usize,
