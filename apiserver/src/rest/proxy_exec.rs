@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::handlers::read;
-use super::proxy_log::{agent_endpoint, authority, choose_container, resource};
+use super::proxy_log::{agent_of, authority, choose_container, resource};
 use super::{Api, Params};
 use crate::error::{ApiError, Result};
 
@@ -41,17 +41,7 @@ pub async fn serve(
             "cannot exec into a container in a completed pod; current phase is {phase}"
         )));
     }
-    let node_name = pod
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::BadRequest(format!("pod {name} does not have a host assigned")))?;
-    let (node, _) = read(api, resource("nodes")?, None, node_name).await?;
-    let (host, port) = agent_endpoint(&node).ok_or_else(|| {
-        ApiError::Store(format!(
-            "node \"{node_name}\" has no InternalIP or Hostname address to reach its agent at"
-        ))
-    })?;
+    let (node_name, host, port) = agent_of(api, &pod, name).await?;
     let query = request.uri().query().unwrap_or_default().to_string();
     let target: Uri = agent_url(&authority(&host, port), ns, name, &container, &query)
         .parse()

@@ -51,17 +51,8 @@ pub async fn serve(api: &Api, ns: &str, name: &str, params: &Params) -> Result<R
     let pods = resource("pods")?;
     let (pod, _) = read(api, pods, Some(ns), name).await?;
     let container = choose_container(&pod, name, params.get("container"))?;
-    let node_name = pod
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::BadRequest(format!("pod {name} does not have a host assigned")))?;
-    let (node, _) = read(api, resource("nodes")?, None, node_name).await?;
-    let (host, port) = agent_endpoint(&node).ok_or_else(|| {
-        ApiError::Store(format!(
-            "node \"{node_name}\" has no InternalIP or Hostname address to reach its agent at"
-        ))
-    })?;
+    let (node_name, host, port) = agent_of(api, &pod, name).await?;
+    let node_name = node_name.as_str();
     let path = agent_path(ns, name, &container, params);
     tracing::debug!(
         ns,
@@ -74,6 +65,22 @@ pub async fn serve(api: &Api, ns: &str, name: &str, params: &Params) -> Result<R
         "proxying logs"
     );
     proxy(node_name, &host, port, &path).await
+}
+
+/// The node a pod is bound to and where that node's agent listens.
+pub(super) async fn agent_of(api: &Api, pod: &Value, name: &str) -> Result<(String, String, u16)> {
+    let node_name = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::BadRequest(format!("pod {name} does not have a host assigned")))?;
+    let (node, _) = read(api, resource("nodes")?, None, node_name).await?;
+    let (host, port) = agent_endpoint(&node).ok_or_else(|| {
+        ApiError::Store(format!(
+            "node \"{node_name}\" has no InternalIP or Hostname address to reach its agent at"
+        ))
+    })?;
+    Ok((node_name.to_string(), host, port))
 }
 
 pub(super) fn resource(plural: &str) -> Result<&'static registry::Resource> {
