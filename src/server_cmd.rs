@@ -102,8 +102,12 @@ pub async fn run(args: ServerArgs) -> Result<()> {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
     }
     let _ = stop_tx.send(true);
-    if let Ok(Err(e)) = api.await {
-        tracing::warn!(error = %e, "API server");
+    // Graceful shutdown waits for open requests, and a client's watch never
+    // ends by itself: they get a moment, then the process ends them.
+    match tokio::time::timeout(std::time::Duration::from_secs(2), api).await {
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "API server"),
+        Err(_) => tracing::info!("closing the API connections still open"),
+        _ => {}
     }
     member.stop().await;
     Ok(())

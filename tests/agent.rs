@@ -26,20 +26,7 @@ fn node_of(pod: &Pod) -> String {
 #[tokio::test]
 async fn hollow_nodes_run_the_guides_deployment_and_end_deleted_pods() {
     let mut cluster = Cluster::start().await;
-    cluster.start_agent(&[
-        "--runtime",
-        "hollow",
-        "--node-name",
-        "hollow",
-        "--hollow-nodes",
-        "3",
-        "--node-ip",
-        "127.0.0.1",
-        "--root-dir",
-        cluster.dir.path().join("agent").to_str().unwrap(),
-        "--log-dir",
-        cluster.dir.path().join("logs").to_str().unwrap(),
-    ]);
+    cluster.start_hollow_agent("hollow", 3);
     for i in 0..3 {
         let node = cluster
             .node_ready(&format!("hollow-{i}"), Duration::from_secs(30))
@@ -176,20 +163,7 @@ async fn hollow_nodes_run_the_guides_deployment_and_end_deleted_pods() {
 async fn two_hundred_hollow_nodes_register_and_keep_their_leases() {
     const NODES: usize = 200;
     let mut cluster = Cluster::start().await;
-    cluster.start_agent(&[
-        "--runtime",
-        "hollow",
-        "--node-name",
-        "many",
-        "--hollow-nodes",
-        &NODES.to_string(),
-        "--node-ip",
-        "127.0.0.1",
-        "--root-dir",
-        cluster.dir.path().join("agent").to_str().unwrap(),
-        "--log-dir",
-        cluster.dir.path().join("logs").to_str().unwrap(),
-    ]);
+    cluster.start_hollow_agent("many", NODES);
     let nodes: Api<Node> = Api::all(cluster.client.clone());
     let leases: Api<Lease> = Api::namespaced(cluster.client.clone(), "kube-node-lease");
     let deadline = std::time::Instant::now() + Duration::from_secs(120);

@@ -21,7 +21,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use berth_client::Api;
-use k8s_openapi::api::core::v1::{Endpoints, Pod};
+use k8s_openapi::api::core::v1::{ContainerStatus, Endpoints, Pod};
 
 use common::agent::{manifest, running_ready, Cluster};
 
@@ -83,46 +83,34 @@ fn ready(pod: &Pod) -> bool {
         .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
+/// The status of the pod's first container.
+fn first_container(pod: &Pod) -> Option<&ContainerStatus> {
+    pod.status.as_ref()?.container_statuses.as_ref()?.first()
+}
+
 fn restarts(pod: &Pod) -> i32 {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .and_then(|c| c.first())
-        .map_or(0, |c| c.restart_count)
+    first_container(pod).map_or(0, |c| c.restart_count)
 }
 
 fn container_id(pod: &Pod) -> String {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .and_then(|c| c.first())
+    first_container(pod)
         .and_then(|c| c.container_id.clone())
         .unwrap_or_default()
 }
 
 /// The waiting reason of the pod's first container, if it waits.
 fn waiting(pod: &Pod) -> Option<(String, String)> {
-    let c = pod
-        .status
-        .as_ref()?
-        .container_statuses
-        .as_ref()?
-        .first()?
-        .clone();
-    let w = c.state?.waiting?;
+    let w = first_container(pod)?.state.as_ref()?.waiting.clone()?;
     Some((w.reason.unwrap_or_default(), w.message.unwrap_or_default()))
 }
 
 /// The terminated reason of the first container's last state.
 fn last_terminated(pod: &Pod) -> Option<(String, i32)> {
-    let c = pod
-        .status
+    let t = first_container(pod)?
+        .last_state
         .as_ref()?
-        .container_statuses
-        .as_ref()?
-        .first()?
-        .clone();
-    let t = c.last_state?.terminated?;
+        .terminated
+        .clone()?;
     Some((t.reason.unwrap_or_default(), t.exit_code))
 }
 

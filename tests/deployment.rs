@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use berth_client::{Api, Client, Informer, InformerConfig, ListParams, Notification};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Endpoints, Event, Namespace, Pod};
+use k8s_openapi::api::core::v1::{Endpoints, Event, Pod};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
-use common::{berth_server_with, kubelet};
+use common::kubelet;
 
 struct Cluster {
     _server: common::Server,
@@ -26,15 +26,7 @@ struct Cluster {
 impl Cluster {
     async fn start() -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let kubeconfig = dir.path().join("kubeconfig");
-        let server = berth_server_with(&["--write-kubeconfig", kubeconfig.to_str().unwrap()]);
-        let client = Client::new(&server.url).unwrap();
-        let namespaces: Api<Namespace> = Api::all(client.clone());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while namespaces.get_opt("default").await.ok().flatten().is_none() {
-            assert!(Instant::now() < deadline, "the API never served");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let (server, client) = common::agent::serving_server(dir.path()).await;
         let mut nodes = Vec::new();
         for i in 0..3 {
             nodes.push(kubelet::start(&client, &format!("node-{i}"), "2", "4Gi").await);

@@ -190,13 +190,7 @@ async fn main() -> Result<()> {
     if let Some(name) = args.name {
         report.workload = name;
     }
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        println!("{}", Report::header());
-        println!("{}", report.row());
-    }
-    Ok(())
+    print(args.json, &report, Report::header(), report.row())
 }
 
 async fn pod_startup(args: PodStartupArgs) -> Result<()> {
@@ -209,13 +203,7 @@ async fn pod_startup(args: PodStartupArgs) -> Result<()> {
         timeout: Duration::from_secs(args.timeout),
     })
     .await?;
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        println!("{}", Report::header());
-        println!("{}", report.row());
-    }
-    Ok(())
+    print(args.json, &report, Report::header(), report.row())
 }
 
 async fn sched(args: SchedArgs) -> Result<()> {
@@ -239,13 +227,7 @@ async fn sched(args: SchedArgs) -> Result<()> {
             .await?
         }
     };
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        println!("{}", sched::Report::header());
-        println!("{}", report.row());
-    }
-    Ok(())
+    print(args.json, &report, sched::Report::header(), report.row())
 }
 
 fn compare(args: CompareArgs) -> Result<()> {
@@ -300,4 +282,19 @@ async fn first_put(args: FirstPutArgs) -> Result<()> {
         }
     }
     anyhow::bail!("no put succeeded within {} s", args.timeout)
+}
+
+/// Prints a report as one line of JSON, or as a table's header and row.
+fn print(
+    json: bool,
+    report: &impl serde::Serialize,
+    header: impl std::fmt::Display,
+    row: impl std::fmt::Display,
+) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(report)?);
+    } else {
+        println!("{header}\n{row}");
+    }
+    Ok(())
 }

@@ -20,23 +20,31 @@ pub struct Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        self.stop_agent();
+        let _ = self.stop_agent();
     }
+}
+
+/// Starts `berth server` with its scheduler and controllers, its
+/// kubeconfig at `dir/kubeconfig`, and returns it with a client once it
+/// serves the API.
+pub async fn serving_server(dir: &Path) -> (Server, Client) {
+    let kubeconfig = dir.join("kubeconfig");
+    let server = berth_server_with(&["--write-kubeconfig", kubeconfig.to_str().unwrap()]);
+    let client = Client::new(&server.url).unwrap();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while namespaces.get_opt("default").await.ok().flatten().is_none() {
+        assert!(Instant::now() < deadline, "the API never served");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    (server, client)
 }
 
 impl Cluster {
     /// Starts the server and waits until it serves the API.
     pub async fn start() -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let kubeconfig = dir.path().join("kubeconfig");
-        let server = berth_server_with(&["--write-kubeconfig", kubeconfig.to_str().unwrap()]);
-        let client = Client::new(&server.url).unwrap();
-        let namespaces: Api<Namespace> = Api::all(client.clone());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while namespaces.get_opt("default").await.ok().flatten().is_none() {
-            assert!(Instant::now() < deadline, "the API never served");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let (server, client) = serving_server(dir.path()).await;
         Cluster {
             server,
             dir,
@@ -64,22 +72,32 @@ impl Cluster {
         self.agent = Some(child);
     }
 
-    /// Stops the agent with SIGTERM, as a service manager would, and waits.
-    pub fn stop_agent(&mut self) {
-        if let Some(mut child) = self.agent.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+    /// Starts `berth agent` with `nodes` hollow nodes named `<name>-<i>`
+    /// (one is named `<name>`), its files in the cluster's folder.
+    pub fn start_hollow_agent(&mut self, name: &str, nodes: usize) {
+        let root = self.dir.path().join("agent");
+        let logs = self.dir.path().join("logs");
+        self.start_agent(&[
+            "--runtime",
+            "hollow",
+            "--node-name",
+            name,
+            "--hollow-nodes",
+            &nodes.to_string(),
+            "--node-ip",
+            "127.0.0.1",
+            "--root-dir",
+            root.to_str().unwrap(),
+            "--log-dir",
+            logs.to_str().unwrap(),
+        ]);
+    }
+
+    /// Stops the agent with SIGTERM, as a service manager would, and waits
+    /// up to 15 s; its exit status, or None if it had to be killed.
+    pub fn stop_agent(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.agent.take()?;
+        super::terminate(&mut child, Duration::from_secs(15))
     }
 
     /// The agent's log so far.

@@ -82,6 +82,36 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// Stops the server as [`terminate`] does.
+    #[allow(dead_code)] // not every test binary stops one by signal
+    pub fn terminate(&mut self, within: std::time::Duration) -> Option<std::process::ExitStatus> {
+        terminate(&mut self.child, within)
+    }
+}
+
+/// Sends SIGTERM to `child` and waits up to `within`; its exit status, or
+/// None when it was still running (it is then killed).
+#[allow(dead_code)] // not every test binary stops processes by signal
+pub fn terminate(
+    child: &mut std::process::Child,
+    within: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
 /// Starts a [`Server`] with BOOKMARKs every second and a watch cache of 16
 /// events per resource, serving the API alone (no controllers, no
 /// scheduler), as API tests need; it logs to `server.log` in its folder.

@@ -90,7 +90,8 @@ fn dispatch(shared: &Arc<Shared>, workers: &mut HashMap<String, Handle>, pod: Op
             return;
         }
     }
-    // A pod that already ended and is not being deleted needs no worker.
+    // A new pod, or a late update of one whose worker already returned:
+    // a fresh worker, which starts from what the runtime has.
     let (pod_tx, pod_rx) = watch::channel(Some(pod));
     let kick = Arc::new(Notify::new());
     let (unhealthy_tx, unhealthy_rx) = mpsc::unbounded_channel();

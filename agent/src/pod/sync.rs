@@ -188,17 +188,15 @@ impl PodWorker {
             }
         }
         let status = status::build(pod, &observed, Timestamp::now());
-        let ended = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
         self.write_status(pod, status).await;
         // A pod that ended keeps its record but frees its sandbox and IP,
         // once its final status is written.
-        if ended
-            && self
-                .last_status
-                .as_ref()
-                .and_then(|s| s.phase.as_deref())
-                .is_some_and(|p| p == "Succeeded" || p == "Failed")
-        {
+        let written_ended = self
+            .last_status
+            .as_ref()
+            .and_then(|s| s.phase.as_deref())
+            .is_some_and(|p| p == "Succeeded" || p == "Failed");
+        if written_ended {
             self.finished = true;
             self.release(&uid).await;
         }
@@ -249,13 +247,11 @@ impl PodWorker {
             );
         }
         let config = SandboxConfig { attempt, ..config };
-        if let Some(parent) = Some(&config.log_directory) {
-            if let Err(e) = tokio::fs::create_dir_all(parent).await {
-                return Err(runtime::RuntimeError::Failed(format!(
-                    "creating {}: {e}",
-                    parent.display()
-                )));
-            }
+        if let Err(e) = tokio::fs::create_dir_all(&config.log_directory).await {
+            return Err(runtime::RuntimeError::Failed(format!(
+                "creating {}: {e}",
+                config.log_directory.display()
+            )));
         }
         let id = self.shared.runtime.run_pod_sandbox(&config).await?;
         let made = self
@@ -391,8 +387,7 @@ impl PodWorker {
                     if restart {
                         let key = spec.name.clone();
                         let since = instant_of(c.finished_at, now);
-                        if let Some(wait) = self.restarts.remaining(&key, since, now) {
-                            let _ = wait;
+                        if self.restarts.remaining(&key, since, now).is_some() {
                             let message = format!(
                                 "back-off {} restarting failed container={} pod={}",
                                 go_duration(self.restarts.delay(&key)),

@@ -29,14 +29,9 @@ pub async fn serve(
 ) -> Result<Response> {
     let (pod, _) = read(api, resource("pods")?, Some(ns), name).await?;
     let container = choose_container(&pod, name, params.get("container"))?;
-    if pod.pointer("/status/phase").and_then(Value::as_str) == Some("Succeeded")
-        || pod.pointer("/status/phase").and_then(Value::as_str) == Some("Failed")
-    {
+    let phase = pod.pointer("/status/phase").and_then(Value::as_str);
+    if let Some(phase @ ("Succeeded" | "Failed")) = phase {
         // kube-apiserver's words for a pod that ended.
-        let phase = pod
-            .pointer("/status/phase")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
         return Err(ApiError::BadRequest(format!(
             "cannot exec into a container in a completed pod; current phase is {phase}"
         )));
