@@ -186,7 +186,8 @@ pub async fn run(args: AgentArgs) -> Result<()> {
     Ok(())
 }
 
-fn host_name() -> Result<String> {
+/// The host's name, lowercased as node names are.
+pub(crate) fn host_name() -> Result<String> {
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .context("reading the host name")?
         .trim()

@@ -70,7 +70,12 @@ pub async fn run(args: ServerArgs) -> Result<()> {
     tracing::info!(%api_addr, "API server listening");
     // Components reach the API over loopback, whatever address it serves.
     let local_api = format!("http://127.0.0.1:{}", api_addr.port());
-    let identity = format!("{}_{}", args.store.name(), uuid::Uuid::new_v4());
+    // One identity per member and data directory, kept across restarts, as
+    // only one process can hold a member's data: a member restarted while
+    // its Lease is current takes it back at once instead of waiting out the
+    // lease duration (all members stop at once in `berth down`, so the last
+    // holders cannot always release their Leases).
+    let identity = format!("{}_{:x}", args.store.name(), member.id);
     let (loops_stop, loops_stopped) = tokio::sync::watch::channel(false);
     let manager = if controllers.is_empty() {
         None

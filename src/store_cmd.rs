@@ -134,6 +134,9 @@ pub struct Member {
     tasks: tokio::task::JoinSet<Result<(), tonic::transport::Error>>,
     /// The member's first client URL, for an API server beside it.
     pub client_url: String,
+    /// The member's ID, derived from its name and cluster token: the same
+    /// across restarts.
+    pub id: u64,
 }
 
 impl Member {
@@ -231,6 +234,7 @@ pub async fn start(args: &StoreArgs) -> Result<Member> {
         });
     }
     Ok(Member {
+        id: server.id(),
         server,
         stop_tx,
         tasks,

@@ -14,9 +14,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -24,45 +21,15 @@ use berth_client::Api;
 use k8s_openapi::api::core::v1::{ContainerStatus, Endpoints, Pod};
 
 use common::agent::{manifest, running_ready, Cluster};
+use common::guide::{containerd_present, exec_it_runs_a_shell, http, logs_follow_shows_a_new_line};
 
-const SOCKET: &str = "/run/berth/containerd.sock";
-
-fn containerd_present() -> bool {
-    if Path::new(SOCKET).exists() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("BERTH_REQUIRE_CONTAINERD").is_none(),
-        "BERTH_REQUIRE_CONTAINERD is set but containerd is not listening at {SOCKET}"
-    );
-    eprintln!("skipped: no containerd at {SOCKET} (scripts/containerd.sh start)");
-    false
-}
-
-/// One HTTP/1.0 request to `ip:8080`; the status code and body.
-fn http(ip: &str, method: &str, path: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(
-        &format!("{ip}:8080").parse().unwrap(),
-        Duration::from_secs(3),
-    )?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: {ip}\r\nContent-Length: 0\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let code = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_string();
-    Ok((code, body))
+/// kubectl with the cluster's kubeconfig.
+fn kubectl_of(cluster: &Cluster) -> Vec<String> {
+    vec![
+        "kubectl".into(),
+        "--kubeconfig".into(),
+        cluster.kubeconfig().to_string_lossy().into_owned(),
+    ]
 }
 
 fn ip_of(pod: &Pod) -> String {
@@ -162,7 +129,6 @@ async fn endpoints_until(
 /// `kubectl logs` of a running pod: all of it, its tail, with timestamps,
 /// and followed while the pod writes a new line.
 async fn logs_through_kubectl(cluster: &Cluster, pod: &Pod) {
-    use tokio::io::AsyncBufReadExt;
     let name = name_of(pod);
     let all = cluster.kubectl(&["logs", &name]).await;
     assert!(
@@ -179,33 +145,7 @@ async fn logs_through_kubectl(cluster: &Cluster, pod: &Pod) {
         jiff::Timestamp::from_str(time).is_ok() && rest.contains("GET / 200"),
         "{stamped}"
     );
-    let mut follower = tokio::process::Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(cluster.kubeconfig())
-        .args(["logs", "-f", &name])
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(follower.stdout.take().unwrap()).lines();
-    // The request is made once following has begun: the line is new.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let ip = ip_of(pod);
-    tokio::task::spawn_blocking(move || http(&ip, "GET", "/?followed=1"))
-        .await
-        .unwrap()
-        .unwrap();
-    let seen = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if line.contains("GET /?followed=1 200") {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(seen, Ok(true), "kubectl logs -f never showed the new line");
-    let _ = follower.kill().await;
+    logs_follow_shows_a_new_line(&kubectl_of(cluster), &name, &ip_of(pod)).await;
 }
 
 /// `kubectl exec` into a running pod: a command's output and exit code,
@@ -233,31 +173,7 @@ async fn exec_through_kubectl(cluster: &Cluster, pod: &str) {
         stderr.contains("err") && stderr.contains("command terminated with exit code 3"),
         "{stderr}"
     );
-    let kubectl = format!(
-        "kubectl --kubeconfig {} exec -it {pod} -- sh",
-        cluster.kubeconfig().display()
-    );
-    let mut session = tokio::process::Command::new("script")
-        .args(["-qec", &kubectl, "/dev/null"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut input = session.stdin.take().unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    use tokio::io::AsyncWriteExt;
-    input
-        .write_all(b"echo $((6*7)); tty; exit\n")
-        .await
-        .unwrap();
-    let out = tokio::time::timeout(Duration::from_secs(30), session.wait_with_output())
-        .await
-        .expect("kubectl exec -it did not end")
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
-    assert!(text.lines().any(|l| l == "42"), "{text}");
-    assert!(text.contains("/dev/pts/"), "no terminal: {text}");
+    exec_it_runs_a_shell(&kubectl_of(cluster), pod).await;
 }
 
 const SERVICE: &str = r#"
@@ -447,7 +363,7 @@ async fn pods_run_on_containerd_as_on_a_kubelet() {
         let listed = std::process::Command::new("ctr")
             .args([
                 "--address",
-                SOCKET,
+                common::guide::SOCKET,
                 "-n",
                 "k8s.io",
                 "containers",

@@ -7,6 +7,7 @@
 //! answered. Latencies go into HdrHistograms (microseconds); a run reports
 //! throughput, p50/p90/p99/max and errors by kind.
 
+pub mod apply_ready;
 pub mod compare;
 pub mod connect;
 pub mod pod_startup;

@@ -33,6 +33,40 @@ enum Command {
     /// Pod startup latency (creation to Ready, image present) through a
     /// running cluster's API.
     PodStartup(PodStartupArgs),
+    /// `kubectl apply -f MANIFEST` until every pod of its Deployment is
+    /// Ready, run after run, each from nothing.
+    ApplyReady(ApplyReadyArgs),
+}
+
+#[derive(clap::Args)]
+struct ApplyReadyArgs {
+    /// The API server, for the watch of the pods.
+    #[arg(long, default_value = "http://127.0.0.1:6443")]
+    api: String,
+    /// kubectl's kubeconfig (e.g. DATA_DIR/kubeconfig of `berth up`).
+    #[arg(long)]
+    kubeconfig: std::path::PathBuf,
+    /// The manifest to apply (e.g. ../shared/manifests/deployment.yaml).
+    #[arg(long)]
+    manifest: std::path::PathBuf,
+    /// The Deployment of the manifest to wait for (default: its only one).
+    #[arg(long)]
+    deployment: Option<String>,
+    /// Namespace to apply in.
+    #[arg(long, default_value = "default")]
+    namespace: String,
+    /// Runs to measure, one after another.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    runs: u64,
+    /// Seconds one run, or one deletion, may take.
+    #[arg(long, default_value_t = 120)]
+    timeout_seconds: u64,
+    /// The kubectl to run.
+    #[arg(long, default_value = "kubectl")]
+    kubectl: std::path::PathBuf,
+    /// Print the report as one line of JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -167,6 +201,7 @@ async fn main() -> Result<()> {
         Command::FirstPut(args) => return first_put(args).await,
         Command::Sched(args) => return sched(args).await,
         Command::PodStartup(args) => return pod_startup(args).await,
+        Command::ApplyReady(args) => return apply_ready(args).await,
     };
     let serializable = match args.consistency.as_str() {
         "l" => false,
@@ -201,6 +236,22 @@ async fn pod_startup(args: PodStartupArgs) -> Result<()> {
         pods: args.pods,
         image: args.image,
         timeout: Duration::from_secs(args.timeout),
+    })
+    .await?;
+    print(args.json, &report, Report::header(), report.row())
+}
+
+async fn apply_ready(args: ApplyReadyArgs) -> Result<()> {
+    use berth_bench::apply_ready::{self, Config, Report};
+    let report = apply_ready::run(&Config {
+        url: args.api,
+        kubectl: args.kubectl,
+        kubeconfig: args.kubeconfig,
+        manifest: args.manifest,
+        namespace: args.namespace,
+        deployment: args.deployment,
+        runs: usize::try_from(args.runs)?,
+        timeout: Duration::from_secs(args.timeout_seconds),
     })
     .await?;
     print(args.json, &report, Report::header(), report.row())

@@ -2,6 +2,8 @@
 
 #[allow(dead_code)] // only the agent tests run berth agent
 pub mod agent;
+#[allow(dead_code)] // only the tests on containerd use it
+pub mod guide;
 #[allow(dead_code)] // only the control-plane tests simulate nodes
 pub mod kubelet;
 #[allow(dead_code)] // only the three-member tests start one
