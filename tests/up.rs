@@ -174,15 +174,27 @@ impl Up {
     }
 }
 
-/// Fourteen consecutive free ports below the ephemeral range.
+/// Fourteen consecutive free ports below the ephemeral range; the tests
+/// of this file run at once, so each scan starts past the last one found.
 fn free_block() -> u16 {
-    let start = 20000 + (std::process::id() as u16 % 400) * 25;
-    (0..400)
-        .map(|i| 20000 + (start - 20000 + i * 25) % 10000)
-        .find(|base| {
-            (*base..*base + 14).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
-        })
-        .expect("no 14 free consecutive ports")
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let _ = NEXT.compare_exchange(
+        0,
+        20000 + (std::process::id() % 400) as u16 * 25,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..400 {
+        let mut base = NEXT.fetch_add(25, Ordering::SeqCst);
+        if base > 29975 {
+            base = 20000 + base % 10000;
+        }
+        if (base..base + 14).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no 14 free consecutive ports");
 }
 
 fn names(pods: &[Pod]) -> Vec<String> {
@@ -514,4 +526,67 @@ async fn the_guide_runs_on_berth_up() {
     up.kubectl(&["delete", "deployment", "api-server"]).await;
     up.pods_matching_until("app=api-server", "every pod gone", |p| p.is_empty())
         .await;
+}
+
+/// Without containerd (or root) pods run as host processes: `berth up
+/// --runtime process` says so, and a pod that names its command runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn berth_up_on_host_processes() {
+    let up = Up {
+        dir: tempfile::tempdir().unwrap(),
+        port_base: free_block(),
+    };
+    let base = up.port_base.to_string();
+    let out = up.berth_ok(&["up", "--port-base", &base, "--runtime", "process"]);
+    assert!(out.contains("runtime: host processes, as asked"), "{out}");
+    assert!(out.contains("berth is up in"), "{out}");
+    let status = up.berth_ok(&["status"]);
+    assert!(status.contains("runtime process"), "{status}");
+    let pod = up.dir.path().join("pod.yaml");
+    std::fs::write(
+        &pod,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hello\n  labels: {app: hello}\nspec:\n  containers:\n  - name: sh\n    image: busybox:1.36\n    command: [sh, -c, 'echo hello from the host; sleep 600']\n",
+    )
+    .unwrap();
+    up.kubectl(&["apply", "-f", pod.to_str().unwrap()]).await;
+    up.pods_matching_until("app=hello", "the pod Running", |p| {
+        p.len() == 1 && running_ready(&p[0])
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let logs = up.kubectl(&["logs", "hello"]).await;
+        if logs.contains("hello from the host") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{logs}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    up.kubectl(&["delete", "pod", "hello", "--wait=false"])
+        .await;
+    let down = up.berth_ok(&["down"]);
+    assert!(down.contains("stopped"), "{down}");
+}
+
+/// A port already taken stops `berth up` before anything starts, naming
+/// the port and what it was for.
+#[test]
+fn berth_up_names_a_port_that_is_taken() {
+    let up = Up {
+        dir: tempfile::tempdir().unwrap(),
+        port_base: free_block(),
+    };
+    let taken = std::net::TcpListener::bind(("127.0.0.1", up.port_base + 1)).unwrap();
+    let out = up.berth(&["up", "--port-base", &up.port_base.to_string()]);
+    drop(taken);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("port {} (m0's API) is not free", up.port_base + 1)),
+        "{stderr}"
+    );
+    assert!(
+        !up.data_dir().join("run/supervisor.pid").exists(),
+        "nothing may start"
+    );
 }
