@@ -28,5 +28,6 @@ kubeconfig=$data_dir/kubeconfig
 # kubeconfig's `server:`.
 api=$(sed -n 's/^[[:space:]]*server:[[:space:]]*//p' "$kubeconfig" | head -n1)
 [ -n "$api" ] || { echo "apply-ready.sh: no server: line in $kubeconfig" >&2; exit 1; }
+token=$(sed -n 's/^[[:space:]]*token:[[:space:]]*//p' "$kubeconfig" | head -n1)
 "$bench" apply-ready --api "$api" --kubeconfig "$kubeconfig" --manifest "$manifest" \
-  --runs "$runs" --kubectl "${KUBECTL:-kubectl}"
+  --runs "$runs" --kubectl "${KUBECTL:-kubectl}" ${token:+--token "$token"}

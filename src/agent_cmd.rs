@@ -57,6 +57,10 @@ pub struct AgentArgs {
     /// 0 for none. Hollow nodes serve none.
     #[arg(long, default_value_t = 10250)]
     port: u16,
+    /// A file holding the bearer token to authenticate to the API with
+    /// (the kubelet's kubeconfig token).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
     /// With --runtime hollow: run this many nodes, named <node-name>-<i>.
     #[arg(long, default_value_t = 1)]
     hollow_nodes: u32,
@@ -64,7 +68,21 @@ pub struct AgentArgs {
 
 /// Runs the agent until SIGINT or SIGTERM.
 pub async fn run(args: AgentArgs) -> Result<()> {
-    let client = Client::new(&args.api).with_context(|| format!("--api {}", args.api))?;
+    let token = match &args.token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading --token-file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let connect = || -> Result<Client> {
+        let client = Client::new(&args.api).with_context(|| format!("--api {}", args.api))?;
+        Ok(match &token {
+            Some(token) => client.with_token(token).context("--token-file")?,
+            None => client,
+        })
+    };
+    let client = connect()?;
     let node_name = match &args.node_name {
         Some(name) => name.clone(),
         None => host_name()?,
@@ -112,7 +130,7 @@ pub async fn run(args: AgentArgs) -> Result<()> {
                 // A connection of its own, as each kubelet has: one HTTP/2
                 // connection carries at most the server's stream limit
                 // (hyper's 200) of watches and calls at a time.
-                let own = Client::new(&args.api).with_context(|| format!("--api {}", args.api))?;
+                let own = connect()?;
                 agents.push(tokio::spawn(kubelet::run(
                     own,
                     runtime,

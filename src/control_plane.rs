@@ -11,12 +11,11 @@ use tokio::task::JoinHandle;
 /// server at `api_url`; the task ends, releasing the Lease, once `stop`
 /// turns true.
 pub fn start_controller_manager(
-    api_url: &str,
+    client: Client,
     identity: &str,
     config: berth_controllers::manager::Config,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<JoinHandle<()>> {
-    let client = Client::new(api_url)?;
     let mut elector = LeaderElector::new(
         client.clone(),
         "kube-system",
@@ -36,11 +35,10 @@ pub fn start_controller_manager(
 /// Starts campaigning for the scheduler's Lease; as
 /// [`start_controller_manager`].
 pub fn start_scheduler(
-    api_url: &str,
+    client: Client,
     identity: &str,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<JoinHandle<()>> {
-    let client = Client::new(api_url)?;
     let mut elector = LeaderElector::new(
         client.clone(),
         "kube-system",

@@ -20,6 +20,17 @@ pub struct ServerArgs {
     /// Write a kubeconfig for kubectl here once the API serves.
     #[arg(long)]
     write_kubeconfig: Option<PathBuf>,
+    /// Require a bearer token from this file on every request
+    /// (kube-apiserver's format: `token,user,uid,"group1,group2"` lines).
+    #[arg(long)]
+    token_auth_file: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate (chain), beside plain HTTP on
+    /// the same port; needs --tls-private-key-file.
+    #[arg(long, requires = "tls_private_key_file")]
+    tls_cert_file: Option<PathBuf>,
+    /// The PEM private key of --tls-cert-file.
+    #[arg(long, requires = "tls_cert_file")]
+    tls_private_key_file: Option<PathBuf>,
     /// Seconds between BOOKMARK events of watches that allow them.
     #[arg(long, default_value_t = 60)]
     watch_bookmark_seconds: u64,
@@ -52,9 +63,48 @@ pub async fn run(args: ServerArgs) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("--controllers: {e}"))?;
     let member = store_cmd::start(&args.store).await?;
     let store_url = member.client_url.clone();
+    // The member's own scheduler and controller manager authenticate with
+    // a token made for this process alone.
+    let own_token = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let authenticator = match &args.token_auth_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading --token-auth-file {}", path.display()))?;
+            let mut tokens = berth_apiserver::authn::TokenAuthenticator::from_csv(&text)
+                .with_context(|| format!("--token-auth-file {}", path.display()))?;
+            tokens.insert(
+                &own_token,
+                berth_apiserver::authn::UserInfo {
+                    name: format!("system:berth-member:{}", args.store.name()),
+                    uid: format!("berth-member-{}", args.store.name()),
+                    groups: vec!["system:masters".into()],
+                },
+            );
+            Some(std::sync::Arc::new(tokens))
+        }
+        None => None,
+    };
+    let tls = match (&args.tls_cert_file, &args.tls_private_key_file) {
+        (Some(cert), Some(key)) => {
+            let read = |path: &PathBuf| {
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+            };
+            Some(
+                berth_apiserver::tls::server_config(&read(cert)?, &read(key)?)
+                    .context("--tls-cert-file and --tls-private-key-file")?,
+            )
+        }
+        _ => None,
+    };
     let config = berth_apiserver::Config {
         bookmark_interval: std::time::Duration::from_secs(args.watch_bookmark_seconds.max(1)),
         watch_cache_size: args.default_watch_cache_size,
+        authenticator,
+        tls,
     };
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let api = tokio::spawn(async move {
@@ -69,7 +119,8 @@ pub async fn run(args: ServerArgs) -> Result<()> {
     }
     tracing::info!(%api_addr, "API server listening");
     // Components reach the API over loopback, whatever address it serves.
-    let local_api = format!("http://127.0.0.1:{}", api_addr.port());
+    let local_api = berth_client::Client::new(&format!("http://127.0.0.1:{}", api_addr.port()))?
+        .with_token(&own_token)?;
     // One identity per member and data directory, kept across restarts, as
     // only one process can hold a member's data: a member restarted while
     // its Lease is current takes it back at once instead of waiting out the
@@ -81,7 +132,7 @@ pub async fn run(args: ServerArgs) -> Result<()> {
         None
     } else {
         Some(crate::control_plane::start_controller_manager(
-            &local_api,
+            local_api.clone(),
             &identity,
             berth_controllers::manager::Config {
                 enabled: controllers,
@@ -92,7 +143,7 @@ pub async fn run(args: ServerArgs) -> Result<()> {
     };
     let scheduler = if args.scheduler {
         Some(crate::control_plane::start_scheduler(
-            &local_api,
+            local_api.clone(),
             &identity,
             loops_stopped.clone(),
         )?)

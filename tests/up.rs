@@ -114,8 +114,21 @@ impl Up {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The administrator's token, as the kubeconfig carries it.
+    fn token(&self) -> String {
+        let kubeconfig = std::fs::read_to_string(self.kubeconfig()).unwrap();
+        kubeconfig
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("token: "))
+            .expect("the kubeconfig has a token")
+            .to_string()
+    }
+
     fn client(&self) -> Client {
-        Client::new(&format!("http://127.0.0.1:{}", self.port_base)).unwrap()
+        Client::new(&format!("http://127.0.0.1:{}", self.port_base))
+            .unwrap()
+            .with_token(&self.token())
+            .unwrap()
     }
 
     /// Polls the api-server pods until `done` holds; the list then.
@@ -293,6 +306,22 @@ async fn the_guide_runs_on_berth_up() {
     assert_eq!(status.matches("serving").count(), 3, "{status}");
     assert_eq!(status.matches(" leader ").count(), 1, "{status}");
     assert!(status.contains("Ready"), "{status}");
+    // The API wants the kubeconfig's credentials: kubectl with another
+    // token, and a component without one, are refused.
+    let refused = up
+        .kubectl_on(None, &["get", "pods", "--token=not-a-token"])
+        .await;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success()
+            && stderr.contains("You must be logged in to the server"),
+        "{stderr}"
+    );
+    let anonymous = Client::new(&format!("http://127.0.0.1:{}", up.port_base)).unwrap();
+    let listed = Api::<Pod>::namespaced(anonymous, "default")
+        .list(&ListParams::default())
+        .await;
+    assert!(listed.is_err(), "served without a token: {listed:?}");
     // A second `berth up` sees the running cluster and changes nothing.
     let again = up.berth_ok(&["up"]);
     assert!(again.contains("already running"), "{again}");

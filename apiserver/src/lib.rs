@@ -9,6 +9,7 @@
 //! same port.
 
 pub mod allocator;
+pub mod authn;
 pub mod cache;
 pub mod convert;
 pub mod defaults;
@@ -23,6 +24,7 @@ pub mod rest;
 pub mod selector;
 pub mod storage;
 pub mod table;
+pub mod tls;
 pub mod validation;
 
 use std::sync::Arc;
@@ -45,6 +47,11 @@ pub struct Config {
     /// Recent events the watch cache keeps per resource; a watch from an
     /// older version is served by the store.
     pub watch_cache_size: usize,
+    /// Bearer tokens to require (`--token-auth-file`); with none, every
+    /// request is served.
+    pub authenticator: Option<Arc<authn::TokenAuthenticator>>,
+    /// HTTPS beside plain HTTP on the same port, when set.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for Config {
@@ -52,6 +59,8 @@ impl Default for Config {
         Config {
             bookmark_interval: std::time::Duration::from_secs(60),
             watch_cache_size: 4096,
+            authenticator: None,
+            tls: None,
         }
     }
 }
@@ -82,9 +91,21 @@ pub async fn serve(
     let app = rest
         .clone()
         .route_service("/berth.api.v1.Resources/{*method}", grpc::service(rest));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = match config.authenticator {
+        Some(authenticator) => app.layer(axum::middleware::from_fn_with_state(
+            authenticator,
+            authn::middleware,
+        )),
+        None => app,
+    };
+    match config.tls {
+        Some(tls) => tls::serve(listener, app, tls, shutdown).await,
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
 }
 
 /// Creates the system namespaces that are missing, retrying until the

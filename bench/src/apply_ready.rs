@@ -26,6 +26,8 @@ const GONE_POLL: Duration = Duration::from_millis(50);
 pub struct Config {
     /// The API server, for the watch and the waits.
     pub url: String,
+    /// Its bearer token, if it wants one.
+    pub token: Option<String>,
     /// The kubectl to run.
     pub kubectl: PathBuf,
     /// kubectl's `--kubeconfig`.
@@ -376,7 +378,10 @@ impl Target<'_> {
 
 /// Runs the benchmark.
 pub async fn run(config: &Config) -> Result<Report, ApplyReadyError> {
-    let client = Client::new(&config.url).map_err(call("connecting"))?;
+    let mut client = Client::new(&config.url).map_err(call("connecting"))?;
+    if let Some(token) = &config.token {
+        client = client.with_token(token).map_err(call("--token"))?;
+    }
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let wanted = Namespace {
         metadata: ObjectMeta {

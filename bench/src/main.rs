@@ -43,6 +43,9 @@ struct ApplyReadyArgs {
     /// The API server, for the watch of the pods.
     #[arg(long, default_value = "http://127.0.0.1:6443")]
     api: String,
+    /// The bearer token for --api (the kubeconfig's `token`), if it wants one.
+    #[arg(long)]
+    token: Option<String>,
     /// kubectl's kubeconfig (e.g. DATA_DIR/kubeconfig of `berth up`).
     #[arg(long)]
     kubeconfig: std::path::PathBuf,
@@ -245,6 +248,7 @@ async fn apply_ready(args: ApplyReadyArgs) -> Result<()> {
     use berth_bench::apply_ready::{self, Config, Report};
     let report = apply_ready::run(&Config {
         url: args.api,
+        token: args.token,
         kubectl: args.kubectl,
         kubeconfig: args.kubeconfig,
         manifest: args.manifest,

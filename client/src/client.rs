@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use berth_proto::berth::api::v1::resources_client::ResourcesClient;
+use tonic::metadata::AsciiMetadataValue;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::Error;
@@ -15,7 +17,29 @@ const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 /// it shares its HTTP/2 connection.
 #[derive(Clone, Debug)]
 pub struct Client {
-    inner: ResourcesClient<Channel>,
+    channel: Channel,
+    inner: ResourcesClient<InterceptedService<Channel, Credentials>>,
+}
+
+/// The credentials sent with every call: a bearer token, as kubectl sends
+/// a kubeconfig's `token`, or none.
+#[derive(Clone, Debug, Default)]
+pub struct Credentials {
+    authorization: Option<AsciiMetadataValue>,
+}
+
+impl tonic::service::Interceptor for Credentials {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.authorization {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
 }
 
 impl Client {
@@ -35,14 +59,32 @@ impl Client {
     /// A client over an existing channel (tests and simulations bring their
     /// own connector).
     pub fn from_channel(channel: Channel) -> Self {
+        Self::with_credentials(channel, Credentials::default())
+    }
+
+    fn with_credentials(channel: Channel, credentials: Credentials) -> Self {
         Client {
-            inner: ResourcesClient::new(channel)
+            channel: channel.clone(),
+            inner: ResourcesClient::with_interceptor(channel, credentials)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         }
     }
 
-    pub(crate) fn grpc(&self) -> ResourcesClient<Channel> {
+    /// The same connection, authenticating every call with the bearer
+    /// `token` (a line of the API server's `--token-auth-file`).
+    pub fn with_token(&self, token: &str) -> Result<Self, Error> {
+        let value = AsciiMetadataValue::try_from(format!("Bearer {}", token.trim()))
+            .map_err(|_| Error::Transport("the token is not printable ASCII".into()))?;
+        Ok(Self::with_credentials(
+            self.channel.clone(),
+            Credentials {
+                authorization: Some(value),
+            },
+        ))
+    }
+
+    pub(crate) fn grpc(&self) -> ResourcesClient<InterceptedService<Channel, Credentials>> {
         self.inner.clone()
     }
 }

@@ -21,7 +21,7 @@ pub mod upgrade;
 mod workqueue;
 
 pub use api::{Api, ListParams, ObjectList, Patch, Resource, WatchEvent};
-pub use client::Client;
+pub use client::{Client, Credentials};
 pub use error::{not_found_ok, Error};
 pub use events::{EventType, Recorder};
 pub use informer::{Config as InformerConfig, Informer};

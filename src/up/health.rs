@@ -62,9 +62,19 @@ pub async fn store_status(url: &str) -> Option<StoreStatus> {
     tokio::time::timeout(PROBE_TIMEOUT, probe).await.ok()?
 }
 
-/// Whether the API at `url` serves reads (the `default` namespace exists).
-pub async fn api_serving(url: &str) -> bool {
-    let Ok(client) = Client::new(url) else {
+/// A client of the API at `url` with the cluster's administrator token.
+pub fn client_of(url: &str, token: Option<&str>) -> Option<Client> {
+    let client = Client::new(url).ok()?;
+    match token {
+        Some(token) => client.with_token(token).ok(),
+        None => Some(client),
+    }
+}
+
+/// Whether the API `client` reaches serves reads (the `default` namespace
+/// exists).
+pub async fn api_serving(client: Option<Client>) -> bool {
+    let Some(client) = client else {
         return false;
     };
     let namespaces: Api<Namespace> = Api::all(client);
@@ -143,22 +153,25 @@ pub struct Health {
 
 impl Health {
     pub async fn probe(cluster: &Cluster) -> Health {
+        let token = cluster.admin_token().ok();
         let stores = futures::future::join_all(
             (0..MEMBERS.len()).map(|i| store_status_owned(cluster.member_client_url(i))),
         )
         .await;
         let apis = futures::future::join_all(
-            (0..MEMBERS.len()).map(|i| api_serving_owned(cluster.member_api_url(i))),
+            (0..MEMBERS.len())
+                .map(|i| api_serving(client_of(&cluster.member_api_url(i), token.as_deref()))),
         )
         .await;
-        let (scheduler, controller_manager, nodes) = match Client::new(&cluster.api_url()) {
-            Ok(client) => tokio::join!(
-                lease_holder(&client, "kube-scheduler"),
-                lease_holder(&client, "kube-controller-manager"),
-                nodes(&client)
-            ),
-            Err(_) => (None, None, None),
-        };
+        let (scheduler, controller_manager, nodes) =
+            match client_of(&cluster.api_url(), token.as_deref()) {
+                Some(client) => tokio::join!(
+                    lease_holder(&client, "kube-scheduler"),
+                    lease_holder(&client, "kube-controller-manager"),
+                    nodes(&client)
+                ),
+                None => (None, None, None),
+            };
         Health {
             stores,
             apis,
@@ -179,8 +192,4 @@ impl Health {
 
 async fn store_status_owned(url: String) -> Option<StoreStatus> {
     store_status(&url).await
-}
-
-async fn api_serving_owned(url: String) -> bool {
-    api_serving(&url).await
 }

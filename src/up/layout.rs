@@ -148,6 +148,59 @@ impl Cluster {
         self.dir.join("run")
     }
 
+    /// The API server's tokens (`--token-auth-file`).
+    pub fn tokens_file(&self) -> PathBuf {
+        self.dir.join("tokens.csv")
+    }
+
+    /// The agent's token (`--token-file`).
+    pub fn agent_token_file(&self) -> PathBuf {
+        self.dir.join("agent.token")
+    }
+
+    /// Makes the cluster's credentials once: a token for the
+    /// administrator (group `system:masters`, in the kubeconfig) and one
+    /// for the node's agent (`system:node:<name>`, group `system:nodes`),
+    /// readable by the owner alone.
+    pub fn ensure_credentials(&self) -> Result<()> {
+        if self.tokens_file().exists() && self.agent_token_file().exists() {
+            return Ok(());
+        }
+        let token = || {
+            format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            )
+        };
+        let (admin, node) = (token(), token());
+        let name = &self.layout.node_name;
+        let csv = format!(
+            "{admin},admin,admin,system:masters\n{node},system:node:{name},node-{name},system:nodes\n"
+        );
+        write_private(&self.tokens_file(), csv.as_bytes())?;
+        write_private(&self.agent_token_file(), node.as_bytes())
+    }
+
+    /// The administrator's token, from the tokens file.
+    pub fn admin_token(&self) -> Result<String> {
+        let path = self.tokens_file();
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        text.lines()
+            .find_map(|line| {
+                let mut columns = line.split(',');
+                let token = columns.next()?;
+                (columns.next()? == "admin").then(|| token.to_string())
+            })
+            .with_context(|| format!("{} has no admin token", path.display()))
+    }
+
+    /// A client of the cluster's API address as the administrator.
+    pub fn client(&self) -> Result<berth_client::Client> {
+        Ok(berth_client::Client::new(&self.api_url())?.with_token(&self.admin_token()?)?)
+    }
+
     pub fn api_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.layout.ports.api)
     }
@@ -190,6 +243,13 @@ impl Cluster {
             args.push(flag.into());
             args.push(value.into());
         }
+        args.push("--token-auth-file".into());
+        args.push(self.tokens_file().into());
+        let pki = super::pki::Pki::of(self);
+        args.push("--tls-cert-file".into());
+        args.push(pki.api_cert.into());
+        args.push("--tls-private-key-file".into());
+        args.push(pki.api_key.into());
         args
     }
 
@@ -215,30 +275,67 @@ impl Cluster {
         args.push(self.dir.join("agent").into());
         args.push("--log-dir".into());
         args.push(self.dir.join("pods").into());
+        args.push("--token-file".into());
+        args.push(self.agent_token_file().into());
         args
+    }
+
+    /// The address kubectl uses: HTTPS, as kubectl sends its token only
+    /// over TLS (berth's components use plain HTTP on loopback).
+    pub fn kube_url(&self, port: u16) -> String {
+        format!("https://127.0.0.1:{port}")
     }
 
     /// A kubeconfig whose current context is the cluster's API address,
     /// with one more context per member (`berth-m0`...) for reaching a
-    /// member directly.
+    /// member directly; it trusts the cluster's CA and carries the
+    /// administrator's token.
     pub fn write_kubeconfig(&self) -> Result<()> {
-        let mut servers = vec![("berth".to_string(), self.api_url())];
+        use base64::Engine;
+        let token = self.admin_token()?;
+        let ca_path = super::pki::Pki::of(self).ca_cert;
+        let ca =
+            std::fs::read(&ca_path).with_context(|| format!("reading {}", ca_path.display()))?;
+        let ca = base64::engine::general_purpose::STANDARD.encode(ca);
+        let mut servers = vec![("berth".to_string(), self.kube_url(self.layout.ports.api))];
         for (i, name) in MEMBERS.iter().enumerate() {
-            servers.push((format!("berth-{name}"), self.member_api_url(i)));
+            servers.push((
+                format!("berth-{name}"),
+                self.kube_url(self.layout.ports.member_api[i]),
+            ));
         }
         let mut text = String::from("apiVersion: v1\nkind: Config\nclusters:\n");
         for (name, server) in &servers {
-            text += &format!("- name: {name}\n  cluster:\n    server: {server}\n");
+            text += &format!(
+                "- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\n"
+            );
         }
-        text += "users:\n- name: berth\n  user: {}\ncontexts:\n";
+        text += &format!("users:\n- name: berth\n  user:\n    token: {token}\ncontexts:\n");
         for (name, _) in &servers {
             text += &format!(
                 "- name: {name}\n  context:\n    cluster: {name}\n    user: berth\n    namespace: default\n"
             );
         }
         text += "current-context: berth\n";
-        write_atomically(&self.kubeconfig(), text.as_bytes())
+        write_private(&self.kubeconfig(), text.as_bytes())
     }
+}
+
+/// Writes a file only its owner may read (it holds a credential).
+pub(super) fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    file.write_all(contents)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Writes `path` through a temporary file and a rename, so a reader sees
@@ -318,6 +415,23 @@ mod tests {
             },
         };
         cluster.save().unwrap();
+        cluster.ensure_credentials().unwrap();
+        let admin = cluster.admin_token().unwrap();
+        assert_eq!(admin.len(), 64);
+        cluster.ensure_credentials().unwrap();
+        assert_eq!(cluster.admin_token().unwrap(), admin, "made once");
+        let agent = std::fs::read_to_string(cluster.agent_token_file()).unwrap();
+        assert_ne!(agent, admin);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(cluster.tokens_file())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        super::super::pki::Pki::of(&cluster).ensure().unwrap();
+        cluster.write_kubeconfig().unwrap();
+        let kubeconfig = std::fs::read_to_string(cluster.kubeconfig()).unwrap();
+        assert!(kubeconfig.contains(&format!("token: {admin}")));
         let loaded = Cluster::load(dir.path()).unwrap().unwrap();
         assert_eq!(loaded.layout.ports, cluster.layout.ports);
         assert_eq!(loaded.layout.runtime, RuntimeChoice::Process);

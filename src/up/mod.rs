@@ -5,6 +5,7 @@
 mod balancer;
 mod health;
 mod layout;
+mod pki;
 mod progress;
 mod status;
 mod supervisor;
@@ -136,6 +137,8 @@ pub async fn up(args: UpArgs) -> Result<()> {
     check_ports(&cluster.layout.ports)?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     cluster.save()?;
+    cluster.ensure_credentials()?;
+    pki::Pki::of(&cluster).ensure()?;
     cluster.write_kubeconfig()?;
     // The last run's exits are not this run's news.
     let _ = std::fs::remove_file(cluster.run_dir().join("state.json"));

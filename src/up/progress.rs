@@ -89,12 +89,14 @@ async fn passed(
                 .then(|| format!("store: {answering} of 3 members, {leader} leads (term {term})"))
         }
         Step::Api => {
-            if !health.apis.iter().all(|up| *up) || !health::api_serving(&cluster.api_url()).await {
+            if !health.apis.iter().all(|up| *up)
+                || !health::api_serving(cluster.client().ok()).await
+            {
                 return None;
             }
             Some(format!(
                 "API: m0 m1 m2 serving; the cluster's address is {}",
-                cluster.api_url()
+                cluster.kube_url(cluster.layout.ports.api)
             ))
         }
         Step::Leaders => Some(format!(
@@ -109,7 +111,7 @@ async fn passed(
                 .as_ref()?
                 .iter()
                 .any(|(node, ready)| node == name && *ready);
-            let client = berth_client::Client::new(&cluster.api_url()).ok()?;
+            let client = cluster.client().ok()?;
             (ready && health::node_renewed_since(&client, name, since).await)
                 .then(|| format!("node {name}: Ready"))
         }

@@ -35,7 +35,7 @@ pub async fn print(cluster: &Cluster, supervisor: Option<u32>) -> Result<bool> {
     writeln!(
         out,
         "API         {} (kubeconfig {})\n",
-        cluster.api_url(),
+        cluster.kube_url(cluster.layout.ports.api),
         cluster.kubeconfig().display()
     )?;
     let health = Health::probe(cluster).await;
