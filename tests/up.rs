@@ -124,6 +124,19 @@ impl Up {
             .to_string()
     }
 
+    /// `kubectl rollout status` waits for the rollout and reports it done.
+    async fn rollout_finished(&self) {
+        let rollout = self
+            .kubectl(&[
+                "rollout",
+                "status",
+                "deployment/api-server",
+                "--timeout=120s",
+            ])
+            .await;
+        assert!(rollout.contains("successfully rolled out"), "{rollout}");
+    }
+
     fn client(&self) -> Client {
         Client::new(&format!("http://127.0.0.1:{}", self.port_base))
             .unwrap()
@@ -313,8 +326,7 @@ async fn the_guide_runs_on_berth_up() {
         .await;
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        !refused.status.success()
-            && stderr.contains("You must be logged in to the server"),
+        !refused.status.success() && stderr.contains("You must be logged in to the server"),
         "{stderr}"
     );
     let anonymous = Client::new(&format!("http://127.0.0.1:{}", up.port_base)).unwrap();
@@ -386,28 +398,12 @@ async fn the_guide_runs_on_berth_up() {
         "api=api-server:1.3.0",
     ])
     .await;
-    let rollout = up
-        .kubectl(&[
-            "rollout",
-            "status",
-            "deployment/api-server",
-            "--timeout=120s",
-        ])
-        .await;
-    assert!(rollout.contains("successfully rolled out"), "{rollout}");
+    up.rollout_finished().await;
     up.pods_until("5 pods on 1.3.0", |p| all_running(p, 5, "1.3.0"))
         .await;
     up.kubectl(&["rollout", "undo", "deployment/api-server"])
         .await;
-    let rollout = up
-        .kubectl(&[
-            "rollout",
-            "status",
-            "deployment/api-server",
-            "--timeout=120s",
-        ])
-        .await;
-    assert!(rollout.contains("successfully rolled out"), "{rollout}");
+    up.rollout_finished().await;
     let pods = up
         .pods_until("5 pods back on 1.2.0", |p| all_running(p, 5, "1.2.0"))
         .await;

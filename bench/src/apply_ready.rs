@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use berth_client::{Api, Client, ListParams, WatchEvent};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde::Serialize;
 
 /// How often the wait for a deleted Deployment's pods lists them.
@@ -382,19 +382,9 @@ pub async fn run(config: &Config) -> Result<Report, ApplyReadyError> {
     if let Some(token) = &config.token {
         client = client.with_token(token).map_err(call("--token"))?;
     }
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let wanted = Namespace {
-        metadata: ObjectMeta {
-            name: Some(config.namespace.clone()),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    match namespaces.create(&wanted).await {
-        Ok(_) => {}
-        Err(e) if e.is_already_exists() => {}
-        Err(e) => return Err(call("creating the namespace")(e)),
-    }
+    crate::pod_startup::ensure_namespace(&client, &config.namespace)
+        .await
+        .map_err(call("creating the namespace"))?;
     // The manifest as kubectl reads it (YAML, several documents): a
     // client-side dry run prints it as JSON without changing the cluster.
     let manifest = config.manifest.display().to_string();

@@ -85,19 +85,9 @@ pub async fn run(config: &Config) -> Result<Report, PodStartupError> {
         move |e| PodStartupError::Call(what, e)
     };
     let client = Client::new(&config.url).map_err(call("connecting"))?;
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let wanted = Namespace {
-        metadata: ObjectMeta {
-            name: Some(config.namespace.clone()),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    match namespaces.create(&wanted).await {
-        Ok(_) => {}
-        Err(e) if e.is_already_exists() => {}
-        Err(e) => return Err(call("creating the namespace")(e)),
-    }
+    ensure_namespace(&client, &config.namespace)
+        .await
+        .map_err(call("creating the namespace"))?;
     let pods: Api<Pod> = Api::namespaced(client, &config.namespace);
     let mut latency = crate::sched::histogram();
     for i in 0..config.pods {
@@ -178,4 +168,24 @@ pub async fn run(config: &Config) -> Result<Report, PodStartupError> {
         p99_ms: ms(0.99),
         max_ms: latency.max() as f64 / 1000.0,
     })
+}
+
+/// Creates namespace `name` unless it exists.
+pub(crate) async fn ensure_namespace(
+    client: &Client,
+    name: &str,
+) -> Result<(), berth_client::Error> {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let wanted = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    match namespaces.create(&wanted).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_already_exists() => Ok(()),
+        Err(e) => Err(e),
+    }
 }
