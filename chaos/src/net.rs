@@ -35,7 +35,12 @@ pub fn connector() -> Connector {
                     .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no host"))?
                     .to_string();
                 let port = uri.port_u16().unwrap_or(80);
-                let stream = TcpStream::connect((host.as_str(), port)).await?;
+                // Worded as tonic's own dialer words it, which the store
+                // reads as "never connected" (a member whose process is
+                // gone), so the simulation takes the same paths.
+                let stream = TcpStream::connect((host.as_str(), port))
+                    .await
+                    .map_err(|e| io::Error::new(e.kind(), format!("tcp connect error: {e}")))?;
                 Ok::<_, io::Error>(TokioIo::new(stream))
             }))
     })

@@ -34,7 +34,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use log_store::LogStore;
-pub use network::{Network, PeerClient};
+pub use network::{Network, PeerClient, RefusedForLog};
 pub use openraft::ServerState;
 pub use runtime::{seed_thread_rng, Runtime};
 pub use state_machine::{SnapshotBuilder, StateMachine};
@@ -62,9 +62,21 @@ pub const SNAPSHOT_CHUNK_BYTES: u64 = 1024 * 1024;
 const INSTALL_SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// openraft's configuration for berth: etcd's `--heartbeat-interval` and
-/// `--election-timeout` (each follower picks its timeout in
-/// `[election, 2 × election)`, Raft §5.2's randomization), and a snapshot
-/// every `snapshot_count` applied entries (etcd's `--snapshot-count`).
+/// `--election-timeout`, and a snapshot every `snapshot_count` applied
+/// entries (etcd's `--snapshot-count`).
+///
+/// A follower of etcd 3.4 campaigns once it has not heard from the leader
+/// for its randomized timeout in `[election, 2 × election)` (Raft §5.2), and
+/// ignores other candidates for one election timeout after it last heard from
+/// the leader (raft's `inLease`, check quorum being always on in etcd).
+/// openraft instead makes a follower refuse votes for a leader lease of
+/// `election_timeout_max` and campaign only after that lease *plus* its own
+/// timeout from `[election_timeout_min, election_timeout_max)`. So the
+/// maximum is the election timeout (the lease is etcd's) and the minimum is
+/// small: a follower campaigns in `(election, 2 × election)`, as in etcd,
+/// not after two to four election timeouts. The minimum, two heartbeats, is
+/// also the least a candidate that did not win waits before it tries again
+/// (no lease holds it back), long enough for a winner to be heard first.
 pub fn config(
     heartbeat: Duration,
     election_timeout: Duration,
@@ -76,8 +88,8 @@ pub fn config(
     let config = openraft::Config {
         cluster_name: "berth".to_string(),
         heartbeat_interval: heartbeat_ms,
-        election_timeout_min: election_ms,
-        election_timeout_max: election_ms.saturating_mul(2),
+        election_timeout_min: heartbeat_ms.saturating_mul(2),
+        election_timeout_max: election_ms,
         install_snapshot_timeout: millis(INSTALL_SNAPSHOT_TIMEOUT),
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(snapshot_count),
         snapshot_max_chunk_size: SNAPSHOT_CHUNK_BYTES,
@@ -133,7 +145,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn config_randomizes_election_timeout_in_one_to_two_election_timeouts() {
+    fn config_campaigns_between_one_and_two_election_timeouts_after_the_leader() {
         let c = config(
             Duration::from_millis(100),
             Duration::from_millis(1000),
@@ -141,8 +153,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.heartbeat_interval, 100);
-        assert_eq!(c.election_timeout_min, 1000);
-        assert_eq!(c.election_timeout_max, 2000);
+        // openraft's leader lease is the maximum; a follower campaigns after
+        // the lease and a timeout in [min, max).
+        assert_eq!(c.election_timeout_max, 1000);
+        assert_eq!(c.election_timeout_min, 200);
         assert_eq!(
             c.snapshot_policy,
             openraft::SnapshotPolicy::LogsSinceLast(10_000)
@@ -151,8 +165,8 @@ mod tests {
     }
 
     #[test]
-    fn config_refuses_an_election_timeout_not_above_the_heartbeat() {
-        let err = config(Duration::from_millis(100), Duration::from_millis(100), 10).unwrap_err();
+    fn config_refuses_an_election_timeout_not_above_two_heartbeats() {
+        let err = config(Duration::from_millis(100), Duration::from_millis(200), 10).unwrap_err();
         assert_eq!(err.code(), tonic::Code::InvalidArgument);
     }
 

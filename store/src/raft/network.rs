@@ -20,6 +20,8 @@
 //! `NetworkError`, retried at the next heartbeat.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use berth_proto::raft::raft_transport_client::RaftTransportClient;
@@ -50,12 +52,32 @@ type RpcResult<T, E = openraft::error::Infallible> =
 const BACKOFF_START: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
+/// How many of this member's vote requests were refused by a member whose
+/// log is ahead of the requester's. Such a candidate cannot win before it
+/// catches up (Raft §5.4.1, the election restriction): openraft delays its
+/// own next campaign then, and so does berth's early failover
+/// (`server::failover`).
+#[derive(Clone, Debug, Default)]
+pub struct RefusedForLog(Arc<AtomicU64>);
+
+impl RefusedForLog {
+    /// Refusals so far; only changes matter.
+    pub fn count(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn saw(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// openraft's network factory: one [`PeerClient`] per target, over a gRPC
 /// channel per peer URL shared by every client of that member.
 pub struct Network {
     connector: Connector,
     max_message_bytes: usize,
     channels: HashMap<String, Channel>,
+    refused_for_log: RefusedForLog,
 }
 
 impl Network {
@@ -66,7 +88,14 @@ impl Network {
             connector,
             max_message_bytes,
             channels: HashMap::new(),
+            refused_for_log: RefusedForLog::default(),
         }
+    }
+
+    /// The count of vote requests refused for a longer log, shared with
+    /// every client this network makes.
+    pub fn refused_for_log(&self) -> RefusedForLog {
+        self.refused_for_log.clone()
     }
 
     fn channel(&mut self, peer_url: &str) -> Result<Channel, String> {
@@ -96,6 +125,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             node: node.clone(),
             client,
             max_message_bytes: self.max_message_bytes,
+            refused_for_log: self.refused_for_log.clone(),
         }
     }
 }
@@ -107,6 +137,7 @@ pub struct PeerClient {
     /// Or why there is none (an unusable peer URL).
     client: Result<RaftTransportClient<Channel>, String>,
     max_message_bytes: usize,
+    refused_for_log: RefusedForLog,
 }
 
 /// Why an RPC failed before the remote Raft answered.
@@ -216,7 +247,13 @@ impl RaftNetwork<TypeConfig> for PeerClient {
     ) -> RpcResult<VoteResponse<u64>> {
         let request = self.payload(encode(&rpc).map_err(encode_err)?)?;
         let reply = self.client()?.vote(request).await;
-        self.answer(reply)
+        let answer: RpcResult<VoteResponse<u64>> = self.answer(reply);
+        if let Ok(resp) = &answer {
+            if !resp.vote_granted && resp.last_log_id > rpc.last_log_id {
+                self.refused_for_log.saw();
+            }
+        }
+        answer
     }
 
     /// Exponential, so a member that is down costs little, and one that
@@ -309,6 +346,109 @@ mod tests {
         assert_eq!(back, result);
     }
 
+    /// A member that refuses every vote, naming `last_log_id` as its own.
+    struct Refusing {
+        last_log_id: Option<LogId<u64>>,
+    }
+
+    #[tonic::async_trait]
+    impl berth_proto::raft::raft_transport_server::RaftTransport for Refusing {
+        async fn append_entries(
+            &self,
+            _: tonic::Request<RaftPayload>,
+        ) -> Result<tonic::Response<RaftPayload>, Status> {
+            Err(Status::unimplemented("not in this test"))
+        }
+
+        async fn vote(
+            &self,
+            request: tonic::Request<RaftPayload>,
+        ) -> Result<tonic::Response<RaftPayload>, Status> {
+            let req: VoteRequest<u64> = decode(&request.into_inner().data).unwrap();
+            let refused: Result<VoteResponse<u64>, RaftError<u64>> =
+                Ok(VoteResponse::new(req.vote, self.last_log_id, false));
+            let data = encode(&refused).unwrap();
+            Ok(tonic::Response::new(RaftPayload { data }))
+        }
+
+        async fn install_snapshot(
+            &self,
+            _: tonic::Request<RaftPayload>,
+        ) -> Result<tonic::Response<RaftPayload>, Status> {
+            Err(Status::unimplemented("not in this test"))
+        }
+
+        async fn propose(
+            &self,
+            _: tonic::Request<berth_proto::raft::InternalRequest>,
+        ) -> Result<tonic::Response<berth_proto::raft::InternalResponse>, Status> {
+            Err(Status::unimplemented("not in this test"))
+        }
+
+        async fn read_index(
+            &self,
+            _: tonic::Request<berth_proto::raft::ReadIndexRequest>,
+        ) -> Result<tonic::Response<berth_proto::raft::ReadIndexResponse>, Status> {
+            Err(Status::unimplemented("not in this test"))
+        }
+
+        async fn lease_keep_alive(
+            &self,
+            _: tonic::Request<berth_proto::etcdserverpb::LeaseKeepAliveRequest>,
+        ) -> Result<tonic::Response<berth_proto::etcdserverpb::LeaseKeepAliveResponse>, Status>
+        {
+            Err(Status::unimplemented("not in this test"))
+        }
+
+        async fn lease_time_to_live(
+            &self,
+            _: tonic::Request<berth_proto::etcdserverpb::LeaseTimeToLiveRequest>,
+        ) -> Result<tonic::Response<berth_proto::etcdserverpb::LeaseTimeToLiveResponse>, Status>
+        {
+            Err(Status::unimplemented("not in this test"))
+        }
+    }
+
+    async fn refusing(last_log_id: Option<LogId<u64>>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let service =
+            berth_proto::raft::raft_transport_server::RaftTransportServer::new(Refusing {
+                last_log_id,
+            });
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        url
+    }
+
+    #[tokio::test]
+    async fn only_votes_refused_for_a_longer_log_are_counted() {
+        let mine = Some(LogId::new(CommittedLeaderId::new(2, 1), 10));
+        let shorter = refusing(Some(LogId::new(CommittedLeaderId::new(2, 1), 9))).await;
+        let longer = refusing(Some(LogId::new(CommittedLeaderId::new(2, 1), 11))).await;
+        let mut network = Network::new(tcp_connector(), 4 << 20);
+        let refused = network.refused_for_log();
+        let option = || RPCOption::new(Duration::from_secs(5));
+
+        let mut client = network.new_client(2, &member(&shorter)).await;
+        let resp = client
+            .vote(VoteRequest::new(Vote::new(3, 1), mine), option())
+            .await
+            .unwrap();
+        assert!(!resp.vote_granted);
+        assert_eq!(refused.count(), 0);
+
+        let mut client = network.new_client(3, &member(&longer)).await;
+        client
+            .vote(VoteRequest::new(Vote::new(3, 1), mine), option())
+            .await
+            .unwrap();
+        assert_eq!(refused.count(), 1);
+    }
+
     #[test]
     fn backoff_doubles_up_to_its_cap() {
         let client = PeerClient {
@@ -316,6 +456,7 @@ mod tests {
             node: member("http://x"),
             client: Err("unused".to_string()),
             max_message_bytes: 1,
+            refused_for_log: RefusedForLog::default(),
         };
         let delays: Vec<_> = client.backoff().take(7).collect();
         assert_eq!(delays[0], BACKOFF_START);

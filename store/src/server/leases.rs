@@ -125,15 +125,7 @@ impl EtcdServer {
     }
 
     fn leader_peer_url(&self) -> Option<String> {
-        let metrics = self.raft.metrics();
-        let m = metrics.borrow();
-        let leader = m.current_leader?;
-        let url = m
-            .membership_config
-            .nodes()
-            .find(|(id, _)| **id == leader)
-            .map(|(_, member)| member.peer_url.clone());
-        url
+        self.peer_url(self.leader()?)
     }
 }
 

@@ -5,6 +5,7 @@
 //! calls; the state lives in [`crate::mvcc`], replication in [`crate::raft`].
 
 mod config;
+mod failover;
 mod leases;
 mod peers;
 mod propose;
@@ -24,7 +25,7 @@ pub use start::start;
 use crate::lease::Lessor;
 use crate::metrics::Metrics;
 use crate::mvcc::KvStore;
-use crate::raft::Raft;
+use crate::raft::{Raft, RefusedForLog};
 use crate::watch::WatchHub;
 use peers::Peers;
 
@@ -42,6 +43,8 @@ pub struct EtcdServer {
     metrics: Arc<Metrics>,
     /// The Raft commit index, as the log store last saved it.
     committed: Arc<AtomicU64>,
+    /// Vote requests of this member refused for a longer log.
+    refused_for_log: RefusedForLog,
 }
 
 impl EtcdServer {
@@ -98,6 +101,18 @@ impl EtcdServer {
     /// The leader this member knows of, if any.
     pub fn leader(&self) -> Option<u64> {
         self.raft.metrics().borrow().current_leader
+    }
+
+    /// The peer URL of member `id`, from the membership Raft knows.
+    fn peer_url(&self, id: u64) -> Option<String> {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        let url = m
+            .membership_config
+            .nodes()
+            .find(|(member_id, _)| **member_id == id)
+            .map(|(_, member)| member.peer_url.clone());
+        url
     }
 
     /// Whether this member is the leader right now.

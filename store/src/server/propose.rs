@@ -92,12 +92,7 @@ impl EtcdServer {
             }
             // Never connected: the write was not sent, so finding the next
             // leader and sending it there cannot apply it twice.
-            Err(status)
-                if status.code() == tonic::Code::Unavailable
-                    && status.message().contains("connect") =>
-            {
-                Err(StoreError::NotLeader)
-            }
+            Err(status) if super::peers::never_connected(&status) => Err(StoreError::NotLeader),
             // Sent, and then the connection failed: the leader may or may not
             // have taken the write.
             Err(status) if status.code() == tonic::Code::Unavailable => Err(StoreError::Timeout),

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use berth_proto::raft::{internal_request, InternalRequest, MemberAttributes};
 
 use super::config::ServerConfig;
+use super::failover::run_failover;
 use super::leases::run_expiry;
 use super::peers::Peers;
 use super::propose::LeaseIdGenerator;
@@ -49,6 +50,7 @@ pub async fn start(config: ServerConfig, connector: Connector) -> Result<Arc<Etc
     let state_machine =
         StateMachine::open(kv.clone(), &config.data_dir.join("snapshots"), observers).await?;
     let network = Network::new(connector.clone(), config.max_request_bytes * 2);
+    let refused_for_log = network.refused_for_log();
     let raft_config = raft::config(
         config.heartbeat_interval,
         config.election_timeout,
@@ -93,6 +95,7 @@ pub async fn start(config: ServerConfig, connector: Connector) -> Result<Arc<Etc
     let server = Arc::new(EtcdServer {
         metrics,
         committed,
+        refused_for_log,
         id,
         cluster_id,
         peers: Peers::new(connector, config.max_request_bytes * 2),
@@ -104,6 +107,7 @@ pub async fn start(config: ServerConfig, connector: Connector) -> Result<Arc<Etc
         lessor,
     });
     tokio::spawn(run_expiry(Arc::downgrade(&server)));
+    tokio::spawn(run_failover(Arc::downgrade(&server)));
     tokio::spawn(publish_attributes(Arc::downgrade(&server)));
     Ok(server)
 }
