@@ -166,8 +166,22 @@ impl Node {
 
     async fn start(&mut self) {
         let dir: &Path = self.dir.path();
-        let kv = KvStore::open(&dir.join("kv")).unwrap();
-        let log_store = LogStore::open(&dir.join("raft")).unwrap();
+        // A stopped member's state machine and log tasks end just after
+        // its shutdown returns; until then they hold the databases' locks.
+        let mut tries = 0;
+        let (kv, log_store) = loop {
+            match (
+                KvStore::open(&dir.join("kv")),
+                LogStore::open(&dir.join("raft")),
+            ) {
+                (Ok(kv), Ok(log)) => break (kv, log),
+                (kv, log) if tries == 50 => panic!("reopening: {:?} {:?}", kv.err(), log.err()),
+                _ => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+        };
         self.revisions = Arc::new(Revisions::default());
         let observers: Vec<Arc<dyn ApplyObserver>> = vec![self.revisions.clone()];
         let sm = StateMachine::open(kv.clone(), &dir.join("snapshots"), observers)

@@ -5,6 +5,8 @@
 //! it holds (§5.3, the commit rule counts them). So every append and every
 //! vote is written with `sync = true` — fsynced — before openraft is told it
 //! is done. (openraft's `raft-kv-rocksdb` example does not sync; berth must.)
+//! Appends share their fsyncs (`super::group_commit`): an append is
+//! written at once and reported durable after the next sync of the WAL.
 //!
 //! Column families: `logs` (big-endian index → bincode entry, so RocksDB's
 //! order is log order) and `meta` (`vote`, `committed`, `last_purged`).
@@ -13,7 +15,7 @@ use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{
@@ -26,6 +28,7 @@ use rocksdb::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::group_commit::GroupCommit;
 use super::types::{LogId, TypeConfig};
 use super::{decode, encode};
 use crate::{Result, StoreError};
@@ -52,7 +55,8 @@ const REPLICATION_BATCH_BYTES: usize = 1024 * 1024;
 pub struct LogStore {
     db: Arc<DB>,
     committed: Arc<AtomicU64>,
-    fsync_duration: Option<Histogram>,
+    fsync_duration: Arc<OnceLock<Histogram>>,
+    group_commit: GroupCommit,
 }
 
 impl LogStore {
@@ -64,10 +68,13 @@ impl LogStore {
         let cfs =
             [CF_LOGS, CF_META].map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db = DB::open_cf_descriptors(&options, dir, cfs)?;
+        let db = Arc::new(db);
+        let fsync_duration = Arc::new(OnceLock::new());
         let store = LogStore {
-            db: Arc::new(db),
+            group_commit: GroupCommit::new(Arc::clone(&db), Arc::clone(&fsync_duration)),
+            db,
             committed: Arc::new(AtomicU64::new(0)),
-            fsync_duration: None,
+            fsync_duration,
         };
         let committed: Option<Option<LogId>> = store.get_meta(KEY_COMMITTED)?;
         let index = committed.flatten().map_or(0, |l| l.index);
@@ -77,8 +84,8 @@ impl LogStore {
 
     /// Records how long every synced write takes (etcd's
     /// `etcd_disk_wal_fsync_duration_seconds`).
-    pub fn observe_fsync(mut self, histogram: Histogram) -> LogStore {
-        self.fsync_duration = Some(histogram);
+    pub fn observe_fsync(self, histogram: Histogram) -> LogStore {
+        let _ = self.fsync_duration.set(histogram);
         self
     }
 
@@ -107,7 +114,7 @@ impl LogStore {
         options.set_sync(true);
         let started = tokio::time::Instant::now();
         self.db.write_opt(batch, &options)?;
-        if let Some(histogram) = &self.fsync_duration {
+        if let Some(histogram) = self.fsync_duration.get() {
             histogram.observe(started.elapsed().as_secs_f64());
         }
         Ok(())
@@ -163,13 +170,30 @@ impl LogStore {
         Ok(entries)
     }
 
+    /// Appends with a synced write of its own (tests' direct path).
+    #[cfg(test)]
     fn append_entries(&self, entries: impl IntoIterator<Item = Entry>) -> Result<()> {
+        let batch = self.entries_batch(entries)?;
+        self.write_synced(batch)
+    }
+
+    fn entries_batch(&self, entries: impl IntoIterator<Item = Entry>) -> Result<WriteBatch> {
         let cf = self.cf(CF_LOGS)?;
         let mut batch = WriteBatch::default();
         for entry in entries {
             batch.put_cf(cf, entry.log_id.index.to_be_bytes(), encode(&entry)?);
         }
-        self.write_synced(batch)
+        Ok(batch)
+    }
+
+    /// Writes entries to the WAL and the memtable (readable at once) without
+    /// waiting for the disk; [`GroupCommit`] syncs them.
+    fn append_unsynced(&self, entries: impl IntoIterator<Item = Entry>) -> Result<()> {
+        let batch = self.entries_batch(entries)?;
+        let mut options = WriteOptions::default();
+        options.set_sync(false);
+        self.db.write_opt(batch, &options)?;
+        Ok(())
     }
 
     fn truncate_from(&self, index: u64) -> Result<()> {
@@ -299,11 +323,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        // The write is synced, so the entries are durable before the
-        // callback tells openraft (and through it the leader) they are.
-        match self.append_entries(entries) {
+        // The callback tells openraft (and through it the leader) that the
+        // entries are durable only once the WAL holding them is synced.
+        match self.append_unsynced(entries) {
             Ok(()) => {
-                callback.log_io_completed(Ok(()));
+                self.group_commit.after_sync(callback);
                 Ok(())
             }
             Err(e) => {
@@ -314,6 +338,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> StorageResult<()> {
+        // Appends before the truncation are reported first, in order.
+        self.group_commit.barrier().await;
         self.truncate_from(log_id.index).map_err(write_err)
     }
 

@@ -19,6 +19,7 @@
 
 #[cfg(test)]
 mod cluster_tests;
+mod group_commit;
 mod log_store;
 mod network;
 mod runtime;
