@@ -200,29 +200,6 @@ impl Up {
     }
 }
 
-/// Fourteen consecutive free ports below the ephemeral range; the tests
-/// of this file run at once, so each scan starts past the last one found.
-fn free_block() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let _ = NEXT.compare_exchange(
-        0,
-        20000 + (std::process::id() % 400) as u16 * 25,
-        Ordering::SeqCst,
-        Ordering::SeqCst,
-    );
-    for _ in 0..400 {
-        let mut base = NEXT.fetch_add(25, Ordering::SeqCst);
-        if base > 29975 {
-            base = 20000 + base % 10000;
-        }
-        if (base..base + 14).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no 14 free consecutive ports");
-}
-
 fn names(pods: &[Pod]) -> Vec<String> {
     pods.iter()
         .map(|p| p.metadata.name.clone().unwrap_or_default())
@@ -300,7 +277,7 @@ async fn the_guide_runs_on_berth_up() {
     }
     let up = Up {
         dir: tempfile::tempdir().unwrap(),
-        port_base: free_block(),
+        port_base: common::free_block(14),
     };
     let base = up.port_base.to_string();
 
@@ -559,7 +536,7 @@ async fn the_guide_runs_on_berth_up() {
 async fn berth_up_on_host_processes() {
     let up = Up {
         dir: tempfile::tempdir().unwrap(),
-        port_base: free_block(),
+        port_base: common::free_block(14),
     };
     let base = up.port_base.to_string();
     let out = up.berth_ok(&["up", "--port-base", &base, "--runtime", "process"]);
@@ -599,7 +576,7 @@ async fn berth_up_on_host_processes() {
 fn berth_up_names_a_port_that_is_taken() {
     let up = Up {
         dir: tempfile::tempdir().unwrap(),
-        port_base: free_block(),
+        port_base: common::free_block(14),
     };
     let taken = std::net::TcpListener::bind(("127.0.0.1", up.port_base + 1)).unwrap();
     let out = up.berth(&["up", "--port-base", &up.port_base.to_string()]);

@@ -114,30 +114,10 @@ pub enum ApplyReadyError {
     Timeout(String, Duration),
 }
 
-/// Whether `selector` selects an object with `labels`: every matchLabels
-/// pair present, every matchExpressions requirement met (the
-/// LabelSelector rules of apimachinery's `metav1.LabelSelectorAsSelector`;
-/// an unknown operator selects nothing).
+/// Whether `selector` selects an object with `labels`, as the controllers
+/// decide it; a selector Kubernetes would refuse selects nothing.
 fn selects(selector: &LabelSelector, labels: Option<&BTreeMap<String, String>>) -> bool {
-    let empty = BTreeMap::new();
-    let labels = labels.unwrap_or(&empty);
-    let pairs = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .all(|(k, v)| labels.get(k) == Some(v));
-    let expressions = selector.match_expressions.iter().flatten().all(|r| {
-        let values = r.values.as_deref().unwrap_or_default();
-        let value = labels.get(&r.key);
-        match r.operator.as_str() {
-            "In" => value.is_some_and(|v| values.contains(v)),
-            "NotIn" => value.is_none_or(|v| !values.contains(v)),
-            "Exists" => value.is_some(),
-            "DoesNotExist" => value.is_none(),
-            _ => false,
-        }
-    });
-    pairs && expressions
+    berth_controllers::controller_ref::selector_matches(selector, labels).unwrap_or(false)
 }
 
 fn ready(pod: &Pod) -> bool {

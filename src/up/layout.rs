@@ -323,6 +323,16 @@ impl Cluster {
 
 /// Writes a file only its owner may read (it holds a credential).
 pub(super) fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
+    write_with_mode(path, contents, 0o600)
+}
+
+/// Writes `path` through a temporary file and a rename, so a reader sees
+/// the old content or the new, never part of it.
+pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
+    write_with_mode(path, contents, 0o644)
+}
+
+fn write_with_mode(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
@@ -330,19 +340,11 @@ pub(super) fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
         .write(true)
         .create(true)
         .truncate(true)
-        .mode(0o600)
+        .mode(mode)
         .open(&tmp)
         .with_context(|| format!("writing {}", tmp.display()))?;
     file.write_all(contents)
         .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
-}
-
-/// Writes `path` through a temporary file and a rename, so a reader sees
-/// the old content or the new, never part of it.
-pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 

@@ -20,7 +20,7 @@ pub use layout::RuntimeChoice;
 use layout::{Cluster, Layout, Ports};
 
 /// containerd's socket as scripts/containerd.sh starts it.
-const CONTAINERD_SOCKET: &str = "/run/berth/containerd.sock";
+pub(crate) const CONTAINERD_SOCKET: &str = "/run/berth/containerd.sock";
 
 /// Where the cluster lives.
 #[derive(Args, Debug, Clone)]

@@ -142,7 +142,7 @@ pub async fn run(cluster: Cluster, runtime: RuntimeChoice) -> Result<()> {
 /// going down takes its pods with it; `berth up` later starts them afresh.
 async fn remove_sandboxes() {
     use berth_agent::runtime::{CriRuntime, Runtime};
-    let address = std::path::Path::new("/run/berth/containerd.sock");
+    let address = std::path::Path::new(super::CONTAINERD_SOCKET);
     let runtime = match CriRuntime::connect(address).await {
         Ok(runtime) => runtime,
         Err(e) => {

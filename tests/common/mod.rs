@@ -20,6 +20,34 @@ const TEST_PORTS: std::ops::Range<u16> = 20000..32000;
 /// all are picked, and a process-wide cursor keeps parallel tests of one
 /// binary from picking the same ones.
 pub fn free_ports(n: usize) -> Vec<u16> {
+    let mut held = Vec::new();
+    while held.len() < n {
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", next_port(1))) {
+            held.push(listener);
+        }
+    }
+    held.iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+/// The first of `n` consecutive free ports from [`TEST_PORTS`], for a
+/// program that lays its ports out from a base (`berth up --port-base`).
+#[allow(dead_code)] // only the berth up tests lay ports out from a base
+pub fn free_block(n: u16) -> u16 {
+    for _ in 0..1000 {
+        let base = next_port(n);
+        if base + n <= TEST_PORTS.end
+            && (base..base + n).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+        {
+            return base;
+        }
+    }
+    panic!("no {n} consecutive free ports in {TEST_PORTS:?}");
+}
+
+/// Takes `n` ports from a cursor shared by the test binary's threads.
+fn next_port(n: u16) -> u16 {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static CURSOR: AtomicUsize = AtomicUsize::new(usize::MAX);
     let span = usize::from(TEST_PORTS.end - TEST_PORTS.start);
@@ -30,17 +58,8 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         Ordering::SeqCst,
         Ordering::SeqCst,
     );
-    let mut held = Vec::new();
-    while held.len() < n {
-        let offset = CURSOR.fetch_add(1, Ordering::SeqCst) % span;
-        let port = TEST_PORTS.start + offset as u16;
-        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
-            held.push(listener);
-        }
-    }
-    held.iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
+    let offset = CURSOR.fetch_add(usize::from(n), Ordering::SeqCst) % span;
+    TEST_PORTS.start + offset as u16
 }
 
 /// Runs `command` with `input` on its standard input; its output.
