@@ -66,7 +66,7 @@ impl RaftTransport for PeerService {
         &self,
         request: Request<InternalRequest>,
     ) -> Result<Response<InternalResponse>, Status> {
-        let resp = self.server.propose_local(request.into_inner()).await?;
+        let resp = self.server.propose_forwarded(request.into_inner()).await?;
         Ok(Response::new(resp))
     }
 

@@ -130,6 +130,13 @@ fn execute(writer: &mut Writer<'_>, req: Option<&Request>) -> Result<(Response, 
                 .put_cf(cf(writer.db, CF_META)?, member_key(m.id), m.encode_to_vec());
             (Response::MemberAttributes(m.clone()), None)
         }
+        // The state machine unpacks batches; one inside a batch is refused.
+        Some(Request::Batch(_)) => {
+            return Err(StoreError::Other(
+                tonic::Code::InvalidArgument as i32,
+                "a batch of commands may not hold a batch".to_string(),
+            ))
+        }
         None => (
             Response::Error(ApplyError {
                 code: 3,
@@ -154,7 +161,7 @@ fn with_revision(mut response: Response, revision: i64) -> Response {
         Response::Compaction(r) => r.header = header,
         Response::LeaseGrant(r) => r.header = header,
         Response::LeaseRevoke(r) => r.header = header,
-        Response::MemberAttributes(_) | Response::Error(_) => {}
+        Response::MemberAttributes(_) | Response::Error(_) | Response::Batch(_) => {}
     }
     response
 }

@@ -30,6 +30,9 @@ use super::{decode, encode};
 use crate::apply::ApplyObserver;
 use crate::mvcc::KvStore;
 use crate::{Result, StoreError};
+use berth_proto::raft::{internal_request, InternalRequest};
+
+mod batch;
 
 type Entry = openraft::Entry<TypeConfig>;
 type StorageResult<T> = std::result::Result<T, StorageError<u64>>;
@@ -113,6 +116,9 @@ impl StateMachine {
                 self.kv.put_meta(&[applied_meta])?;
                 self.unchanged()
             }
+            EntryPayload::Normal(Request(InternalRequest {
+                request: Some(internal_request::Request::Batch(batch)),
+            })) => self.apply_batch(log_id, &batch.requests)?,
             EntryPayload::Normal(Request(req)) => {
                 let applied = self.kv.apply(&req, &[applied_meta])?;
                 for observer in &self.observers {

@@ -4,6 +4,7 @@
 //! The gRPC front end ([`crate::grpc`]) only translates to and from these
 //! calls; the state lives in [`crate::mvcc`], replication in [`crate::raft`].
 
+mod batch;
 mod config;
 mod failover;
 mod leases;
@@ -45,6 +46,12 @@ pub struct EtcdServer {
     committed: Arc<AtomicU64>,
     /// Vote requests of this member refused for a longer log.
     refused_for_log: RefusedForLog,
+    /// Writes waiting to be proposed together (see [`batch`]).
+    proposals: batch::Queue,
+    /// Linearizable reads of this member's clients, waiting for a round.
+    client_reads: read::Rounds,
+    /// Followers' read index requests, waiting for a round on this member.
+    follower_reads: read::Rounds,
 }
 
 impl EtcdServer {

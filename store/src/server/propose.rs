@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use berth_proto::raft::{internal_response, InternalRequest, InternalResponse};
+use berth_proto::raft::{internal_request, internal_response, InternalRequest, InternalResponse};
 use openraft::error::{ClientWriteError, RaftError};
 use prost::Message;
 
@@ -29,7 +29,7 @@ impl EtcdServer {
         let started = tokio::time::Instant::now();
         let planted =
             crate::faults::active(crate::faults::Fault::AckUncommitted).then(|| req.clone());
-        let response = tokio::time::timeout(self.config.request_timeout, self.propose_any(req))
+        let response = tokio::time::timeout(self.config.request_timeout, self.propose_batched(req))
             .await
             .map_err(|_| StoreError::Timeout)
             .and_then(|r| r)
@@ -52,6 +52,17 @@ impl EtcdServer {
             }
             _ => Ok(response),
         }
+    }
+
+    /// Proposes one entry through whichever member leads, giving up after
+    /// the request timeout.
+    pub(super) async fn propose_within_timeout(
+        &self,
+        req: InternalRequest,
+    ) -> Result<InternalResponse> {
+        tokio::time::timeout(self.config.request_timeout, self.propose_any(req))
+            .await
+            .map_err(|_| StoreError::Timeout)?
     }
 
     async fn propose_any(&self, req: InternalRequest) -> Result<InternalResponse> {
@@ -104,7 +115,7 @@ impl EtcdServer {
     /// follower asked to propose answers `not leader` so the sender can find
     /// the current leader without the request being applied twice.
     pub async fn propose_local(&self, req: InternalRequest) -> Result<InternalResponse> {
-        if req.encoded_len() > self.config.max_request_bytes {
+        if self.too_large(&req) {
             return Err(StoreError::RequestTooLarge);
         }
         match self.raft.client_write(Request(req)).await {
@@ -117,6 +128,20 @@ impl EtcdServer {
                 e.to_string(),
             )),
             Err(RaftError::Fatal(_)) => Err(StoreError::Stopped),
+        }
+    }
+
+    /// Whether a proposal from a peer exceeds the request limit: a batch
+    /// may carry commands up to the limit each and twice the limit in all
+    /// (the peer service's message limit).
+    pub(super) fn too_large(&self, req: &InternalRequest) -> bool {
+        let limit = self.config.max_request_bytes;
+        match &req.request {
+            Some(internal_request::Request::Batch(batch)) => {
+                req.encoded_len() > limit.saturating_mul(2)
+                    || batch.requests.iter().any(|r| r.encoded_len() > limit)
+            }
+            _ => req.encoded_len() > limit,
         }
     }
 

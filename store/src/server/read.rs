@@ -1,15 +1,48 @@
 //! Linearizable reads by read index (Raft §6.4): the leader confirms with a
 //! quorum that it still leads and names its commit index; the reading member
 //! waits until it has applied that far, then reads locally.
+//!
+//! Reads share rounds, as etcd's `linearizableReadLoop` does: one quorum
+//! check (or, on a follower, one request to the leader) serves every read
+//! that was waiting when it started. A read that arrives during a round
+//! waits for the next one, since the round may have confirmed leadership
+//! before the read began. The leader serves its followers' requests the same
+//! way, in rounds of its own.
 
+use std::sync::Weak;
 use std::time::Duration;
 
 use openraft::error::{CheckIsLeaderError, RaftError};
+use tokio::sync::{mpsc, oneshot};
 
 use super::EtcdServer;
 use crate::{Result, StoreError};
 
 const RETRY: Duration = Duration::from_millis(50);
+
+/// Rounds answered at most: a bound on one round's fan-out.
+const MAX_PER_ROUND: usize = 4096;
+
+/// A read waiting for the next round's read index.
+pub(super) type Waiter = oneshot::Sender<Result<u64>>;
+
+/// Where reads wait for the next round.
+pub(super) type Rounds = mpsc::UnboundedSender<Waiter>;
+
+/// Whose reads a round serves.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Round {
+    /// Reads of this member's clients: the read index is found here if this
+    /// member leads, else asked of the leader.
+    Clients,
+    /// Followers' `ReadIndex` requests: answered only if this member leads.
+    Followers,
+}
+
+/// A channel of waiting reads and its receiving end for [`run_rounds`].
+pub(super) fn rounds() -> (Rounds, mpsc::UnboundedReceiver<Waiter>) {
+    mpsc::unbounded_channel()
+}
 
 impl EtcdServer {
     /// Returns once a read of the local state machine is linearizable.
@@ -24,25 +57,10 @@ impl EtcdServer {
 
     async fn read_index_any(&self) -> Result<()> {
         loop {
-            match self.raft.ensure_linearizable().await {
-                Ok(_) => return Ok(()),
-                Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(fwd))) => {
-                    if let Some(leader) = fwd.leader_node.filter(|_| fwd.leader_id != Some(self.id))
-                    {
-                        let mut client = self.peers.client(&leader.peer_url)?;
-                        match client
-                            .read_index(berth_proto::raft::ReadIndexRequest {})
-                            .await
-                        {
-                            Ok(resp) => return self.wait_applied(resp.into_inner().index).await,
-                            Err(status) => {
-                                tracing::debug!(%status, "read index from leader failed");
-                            }
-                        }
-                    }
-                }
-                Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_))) => {}
-                Err(RaftError::Fatal(_)) => return Err(StoreError::Stopped),
+            match join(&self.client_reads).await {
+                Ok(index) => return self.wait_applied(index).await,
+                Err(StoreError::Stopped) => return Err(StoreError::Stopped),
+                Err(e) => tracing::debug!(error = %e, "read index round failed"),
             }
             tokio::time::sleep(RETRY).await;
         }
@@ -51,6 +69,34 @@ impl EtcdServer {
     /// The leader's half of a follower's read index: the index a read must
     /// wait for, after confirming leadership with a quorum.
     pub async fn read_index_local(&self) -> Result<u64> {
+        join(&self.follower_reads).await
+    }
+
+    /// One round for this member's clients.
+    async fn client_round(&self) -> Result<u64> {
+        match self.leader_round().await {
+            Err(StoreError::NotLeader) => {}
+            other => return other,
+        }
+        let leader = self.leader().filter(|l| *l != self.id);
+        let Some(url) = leader.and_then(|l| self.peer_url(l)) else {
+            return Err(StoreError::NoLeader);
+        };
+        let mut client = self.peers.client(&url)?;
+        match client
+            .read_index(berth_proto::raft::ReadIndexRequest {})
+            .await
+        {
+            Ok(resp) => Ok(resp.into_inner().index),
+            Err(status) => {
+                tracing::debug!(%status, "read index from leader failed");
+                Err(StoreError::NoLeader)
+            }
+        }
+    }
+
+    /// One quorum check on this member, if it leads.
+    async fn leader_round(&self) -> Result<u64> {
         match self.raft.get_read_log_id().await {
             Ok((read_log_id, _)) => Ok(read_log_id.map(|l| l.index).unwrap_or(0)),
             Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => {
@@ -70,5 +116,39 @@ impl EtcdServer {
             .await
             .map(|_| ())
             .map_err(|_| StoreError::Stopped)
+    }
+}
+
+/// Waits for the next round's answer.
+async fn join(rounds: &Rounds) -> Result<u64> {
+    let (waiter, answer) = oneshot::channel();
+    rounds.send(waiter).map_err(|_| StoreError::Stopped)?;
+    answer.await.map_err(|_| StoreError::Stopped)?
+}
+
+/// Runs rounds while reads wait, one at a time, until the server is gone.
+pub(super) async fn run_rounds(
+    mut waiting: mpsc::UnboundedReceiver<Waiter>,
+    server: Weak<EtcdServer>,
+    round: Round,
+) {
+    while let Some(first) = waiting.recv().await {
+        let mut waiters = vec![first];
+        while waiters.len() < MAX_PER_ROUND {
+            match waiting.try_recv() {
+                Ok(w) => waiters.push(w),
+                Err(_) => break,
+            }
+        }
+        let answer = match server.upgrade() {
+            Some(server) => match round {
+                Round::Clients => server.client_round().await,
+                Round::Followers => server.leader_round().await,
+            },
+            None => Err(StoreError::Stopped),
+        };
+        for waiter in waiters {
+            let _ = waiter.send(answer.clone());
+        }
     }
 }

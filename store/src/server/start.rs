@@ -11,6 +11,7 @@ use super::failover::run_failover;
 use super::leases::run_expiry;
 use super::peers::Peers;
 use super::propose::LeaseIdGenerator;
+use super::read::{run_rounds, Round};
 use super::EtcdServer;
 use crate::apply::ApplyObserver;
 use crate::lease::Lessor;
@@ -92,7 +93,13 @@ pub async fn start(config: ServerConfig, connector: Connector) -> Result<Arc<Etc
             .unwrap_or(0)
     });
     tokio::spawn(super::watch_leader_changes(raft.clone(), metrics.clone()));
+    let (proposals, queued) = super::batch::queue();
+    let (client_reads, client_waiting) = super::read::rounds();
+    let (follower_reads, follower_waiting) = super::read::rounds();
     let server = Arc::new(EtcdServer {
+        proposals,
+        client_reads,
+        follower_reads,
         metrics,
         committed,
         refused_for_log,
@@ -106,6 +113,17 @@ pub async fn start(config: ServerConfig, connector: Connector) -> Result<Arc<Etc
         hub,
         lessor,
     });
+    tokio::spawn(super::batch::run(queued, Arc::downgrade(&server)));
+    tokio::spawn(run_rounds(
+        client_waiting,
+        Arc::downgrade(&server),
+        Round::Clients,
+    ));
+    tokio::spawn(run_rounds(
+        follower_waiting,
+        Arc::downgrade(&server),
+        Round::Followers,
+    ));
     tokio::spawn(run_expiry(Arc::downgrade(&server)));
     tokio::spawn(run_failover(Arc::downgrade(&server)));
     tokio::spawn(publish_attributes(Arc::downgrade(&server)));

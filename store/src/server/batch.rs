@@ -1,0 +1,170 @@
+//! Proposal batching: writes that arrive while earlier ones are being
+//! committed go into one Raft entry together.
+//!
+//! One entry costs one log append, one replication message per follower and
+//! one trip through Raft's core whatever it carries, and on a follower one
+//! forward to the leader. So a member keeps at most [`IN_FLIGHT`] entries of
+//! its own proposals in flight; what arrives meanwhile waits and is proposed
+//! as one [`InternalBatch`] when a slot frees. Under light load every write
+//! goes alone and at once; under heavy load the cost is shared by many.
+//! etcd gets the same effect from raft's proposal queue, drained once per
+//! `Ready`.
+//!
+//! Commands in a batch are applied in order, each as its own revision with
+//! its own response (see the state machine), so batching changes nothing a
+//! client can observe but the cost.
+
+use std::sync::{Arc, Weak};
+
+use berth_proto::raft::internal_request::Request as Command;
+use berth_proto::raft::internal_response::Response as Answer;
+use berth_proto::raft::{InternalBatch, InternalBatchResponse, InternalRequest, InternalResponse};
+use prost::Message;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use super::EtcdServer;
+use crate::{Result, StoreError};
+
+/// Entries of this member's proposals being committed at once.
+pub(super) const IN_FLIGHT: usize = 2;
+
+/// Commands per entry at most.
+const MAX_COMMANDS: usize = 1024;
+
+/// A write waiting to be proposed, and who waits for its answer.
+pub(super) struct Proposal {
+    req: InternalRequest,
+    answer: oneshot::Sender<Result<InternalResponse>>,
+}
+
+/// Where writes queue for proposal.
+pub(super) type Queue = mpsc::UnboundedSender<Proposal>;
+
+/// A queue and the receiving end that [`run`] drains.
+pub(super) fn queue() -> (Queue, mpsc::UnboundedReceiver<Proposal>) {
+    mpsc::unbounded_channel()
+}
+
+impl EtcdServer {
+    /// Queues a write for the next entry and waits for its answer.
+    pub(super) async fn propose_batched(&self, req: InternalRequest) -> Result<InternalResponse> {
+        let (answer, answered) = oneshot::channel();
+        self.proposals
+            .send(Proposal { req, answer })
+            .map_err(|_| StoreError::Stopped)?;
+        answered.await.map_err(|_| StoreError::Stopped)?
+    }
+}
+
+impl EtcdServer {
+    /// A follower's forwarded writes (the peer service's `Propose`): queued
+    /// with this member's own, so that one entry carries them all. A member
+    /// that does not lead answers `not leader`, so the follower may send
+    /// them to the leader it finds next without applying them twice.
+    pub async fn propose_forwarded(&self, req: InternalRequest) -> Result<InternalResponse> {
+        if self.too_large(&req) {
+            return Err(StoreError::RequestTooLarge);
+        }
+        if !self.is_leader() {
+            return Err(StoreError::NotLeader);
+        }
+        let Some(Command::Batch(batch)) = req.request else {
+            return self.propose_batched(req).await;
+        };
+        let answers =
+            futures::future::join_all(batch.requests.into_iter().map(|r| self.propose_batched(r)))
+                .await;
+        let responses = answers.into_iter().collect::<Result<Vec<_>>>()?;
+        Ok(InternalResponse {
+            response: Some(Answer::Batch(InternalBatchResponse { responses })),
+        })
+    }
+}
+
+/// Drains the queue into entries, at most [`IN_FLIGHT`] at a time, until
+/// the server is gone.
+pub(super) async fn run(mut queue: mpsc::UnboundedReceiver<Proposal>, server: Weak<EtcdServer>) {
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    let mut next: Option<Proposal> = None;
+    loop {
+        let first = match next.take() {
+            Some(p) => p,
+            None => match queue.recv().await {
+                Some(p) => p,
+                None => return,
+            },
+        };
+        // Wait for a slot before gathering, so the batch takes everything
+        // that arrived while the earlier entries were being committed.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(server) = server.upgrade() else {
+            let _ = first.answer.send(Err(StoreError::Stopped));
+            return;
+        };
+        let limit = server.config.max_request_bytes;
+        let mut bytes = batched_len(&first.req);
+        let mut batch = vec![first];
+        while batch.len() < MAX_COMMANDS {
+            let Ok(p) = queue.try_recv() else { break };
+            let len = batched_len(&p.req);
+            if bytes + len > limit {
+                next = Some(p);
+                break;
+            }
+            bytes += len;
+            batch.push(p);
+        }
+        tokio::spawn(async move {
+            commit(&server, batch).await;
+            drop(slot);
+        });
+    }
+}
+
+/// A command's share of a batch's encoded size.
+fn batched_len(req: &InternalRequest) -> usize {
+    let len = req.encoded_len();
+    1 + prost::encoding::encoded_len_varint(len as u64) + len
+}
+
+/// Proposes the batch as one entry and hands each waiter its answer.
+async fn commit(server: &EtcdServer, mut batch: Vec<Proposal>) {
+    if batch.len() == 1 {
+        if let Some(p) = batch.pop() {
+            let answer = server.propose_within_timeout(p.req).await;
+            let _ = p.answer.send(answer);
+        }
+        return;
+    }
+    let (requests, waiters): (Vec<_>, Vec<_>) =
+        batch.into_iter().map(|p| (p.req, p.answer)).unzip();
+    let count = requests.len();
+    let entry = InternalRequest {
+        request: Some(Command::Batch(InternalBatch { requests })),
+    };
+    match server.propose_within_timeout(entry).await {
+        Ok(InternalResponse {
+            response: Some(Answer::Batch(answers)),
+        }) if answers.responses.len() == count => {
+            for (waiter, answer) in waiters.into_iter().zip(answers.responses) {
+                let _ = waiter.send(Ok(answer));
+            }
+        }
+        Ok(other) => {
+            let e = StoreError::Storage(format!(
+                "a batch of {count} commands was answered with {:?}",
+                other.response
+            ));
+            for waiter in waiters {
+                let _ = waiter.send(Err(e.clone()));
+            }
+        }
+        Err(e) => {
+            for waiter in waiters {
+                let _ = waiter.send(Err(e.clone()));
+            }
+        }
+    }
+}
