@@ -49,6 +49,18 @@ pub(super) struct Inner {
     pub(super) compacted: AtomicI64,
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let db = match self.db.read() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Err(e) = db.flush_wal(false) {
+            tracing::warn!(error = %e, "mvcc: writing buffered applies at close");
+        }
+    }
+}
+
 impl KvStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<KvStore> {
@@ -243,6 +255,13 @@ fn open_db(path: &Path) -> Result<DB> {
     // Two cores are common for control planes: keep background work modest.
     options.set_max_background_jobs(2);
     options.set_bytes_per_sync(1 << 20);
+    // Applies are never synced (the Raft log is), so their WAL records need
+    // not reach the file one write() each either: RocksDB buffers them and
+    // writes when the buffer fills, a memtable is flushed, a checkpoint is
+    // taken or the store closes. A crash loses at most a suffix of applies,
+    // which Raft replays from the log, as it does after losing unsynced
+    // writes to a power cut.
+    options.set_manual_wal_flush(true);
     let families = FAMILIES.map(|name| {
         let mut cf_options = Options::default();
         cf_options.set_write_buffer_size(16 << 20);
