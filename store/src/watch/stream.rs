@@ -1,15 +1,22 @@
-//! One client's watch stream: a task that serves all of its watchers in
-//! order, so responses on a stream never interleave out of order.
+//! One client's watch stream: serves all of its watchers in order, so
+//! responses on a stream never interleave out of order.
+//!
+//! The stream is driven by whoever sends its responses (the gRPC response
+//! body): each time the client can take a response, the stream hands out
+//! one it has ready, or waits for a request, a new revision or a progress
+//! tick to make some. No task or channel sits between the hub and the
+//! connection, so a new revision costs each stream one wake-up, which is
+//! what bounds event latency when thousands of watchers share a member.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use berth_proto::etcdserverpb::watch_request::RequestUnion;
 use berth_proto::etcdserverpb::{ResponseHeader, WatchCreateRequest, WatchRequest, WatchResponse};
-use futures::{Stream, StreamExt};
-use tokio::sync::mpsc;
-use tokio::time::MissedTickBehavior;
+use futures::{FutureExt, Stream, StreamExt};
+use tokio::sync::watch;
+use tokio::time::{Interval, MissedTickBehavior};
 use tonic::Status;
 
 use super::hub::WatchHub;
@@ -29,13 +36,18 @@ const STREAM_WIDE_ID: i64 = -1;
 /// etcd's message for a client-chosen ID already in use on the stream.
 const DUPLICATE_ID: &str = "mvcc: duplicate watch ID provided on the WatchStream";
 
-type Outbound = mpsc::Sender<Result<WatchResponse, Status>>;
+/// Responses of one stream, until the client goes away.
+pub type ResponseStream =
+    std::pin::Pin<Box<dyn Stream<Item = Result<WatchResponse, Status>> + Send + 'static>>;
 
 /// Serves one stream until the client goes away.
 pub(super) struct WatchStream {
     hub: Arc<WatchHub>,
     header: HeaderFn,
-    out: Outbound,
+    /// Responses made and not yet handed out, in order.
+    outbox: VecDeque<Result<WatchResponse, Status>>,
+    /// Set once the stream has nothing more to say (after `outbox`).
+    finished: bool,
     watchers: BTreeMap<i64, Watcher>,
     /// How many of `watchers` the hub has counted.
     counted: i64,
@@ -50,11 +62,12 @@ impl Drop for WatchStream {
 }
 
 impl WatchStream {
-    pub(super) fn new(hub: Arc<WatchHub>, header: HeaderFn, out: Outbound) -> WatchStream {
+    pub(super) fn new(hub: Arc<WatchHub>, header: HeaderFn) -> WatchStream {
         WatchStream {
             hub,
             header,
-            out,
+            outbox: VecDeque::new(),
+            finished: false,
             watchers: BTreeMap::new(),
             counted: 0,
             next_id: 0,
@@ -68,59 +81,88 @@ impl WatchStream {
         Some(header)
     }
 
-    async fn send(&self, response: WatchResponse) -> Result<(), ()> {
-        self.out.send(Ok(response)).await.map_err(|_| ())
+    fn send(&mut self, response: WatchResponse) {
+        self.outbox.push_back(Ok(response));
     }
 
-    pub(super) async fn run<S>(mut self, mut inbound: S, progress_interval: Duration)
+    /// The stream of responses for requests from `inbound`.
+    pub(super) fn serve<S>(self, inbound: S, progress_interval: Duration) -> ResponseStream
     where
-        S: Stream<Item = Result<WatchRequest, Status>> + Unpin,
+        S: Stream<Item = Result<WatchRequest, Status>> + Unpin + Send + 'static,
     {
-        let mut revisions = self.hub.subscribe();
+        let revisions = self.hub.subscribe();
         let mut ticker = tokio::time::interval_at(
             tokio::time::Instant::now() + progress_interval,
             progress_interval,
         );
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            let latest = self.hub.current_revision();
-            let behind = self.watchers.values().any(|w| !w.synced(latest));
+        let state = (self, inbound, revisions, ticker);
+        Box::pin(futures::stream::unfold(
+            state,
+            |(mut stream, mut inbound, mut revisions, mut ticker)| async move {
+                loop {
+                    if let Some(response) = stream.outbox.pop_front() {
+                        return Some((response, (stream, inbound, revisions, ticker)));
+                    }
+                    if stream.finished {
+                        return None;
+                    }
+                    stream.step(&mut inbound, &mut revisions, &mut ticker).await;
+                }
+            },
+        ))
+    }
+
+    /// Waits for something to do and does it: a request, watchers behind
+    /// the latest revision, or a progress tick. Responses go to the outbox.
+    async fn step<S>(
+        &mut self,
+        inbound: &mut S,
+        revisions: &mut watch::Receiver<i64>,
+        ticker: &mut Interval,
+    ) where
+        S: Stream<Item = Result<WatchRequest, Status>> + Unpin,
+    {
+        let latest = self.hub.current_revision();
+        if self.watchers.values().any(|w| !w.synced(latest)) {
+            // Catching up: still take a request that is already here (a
+            // cancel, say) before the next batch.
+            match inbound.next().now_or_never() {
+                Some(Some(Ok(request))) => self.handle(request),
+                Some(_) => self.finished = true,
+                None => self.deliver(latest),
+            }
+        } else {
+            let wants_progress = self.watchers.values().any(|w| w.progress_notify);
             tokio::select! {
                 biased;
                 request = inbound.next() => match request {
-                    Some(Ok(request)) => {
-                        if self.handle(request).await.is_err() {
-                            return;
-                        }
-                    }
+                    Some(Ok(request)) => self.handle(request),
                     // The client closed its side or the stream broke.
-                    _ => return,
+                    _ => self.finished = true,
                 },
-                _ = std::future::ready(()), if behind => {
-                    if self.deliver(latest).await.is_err() {
-                        return;
+                changed = revisions.changed() => match changed {
+                    Ok(()) => {
+                        let latest = self.hub.current_revision();
+                        self.deliver(latest);
                     }
-                }
-                changed = revisions.changed() => if changed.is_err() { return },
-                _ = ticker.tick() => {
-                    if self.notify_progress(latest).await.is_err() {
-                        return;
-                    }
+                    Err(_) => self.finished = true,
+                },
+                _ = ticker.tick(), if wants_progress => {
+                    self.notify_progress(self.hub.current_revision());
                 }
             }
-            if self.progress_pending {
-                let latest = self.hub.current_revision();
-                if self.watchers.values().all(|w| w.synced(latest)) {
-                    self.progress_pending = false;
-                    let response = WatchResponse {
-                        header: self.header(latest),
-                        watch_id: STREAM_WIDE_ID,
-                        ..Default::default()
-                    };
-                    if self.send(response).await.is_err() {
-                        return;
-                    }
-                }
+        }
+        if self.progress_pending {
+            let latest = self.hub.current_revision();
+            if self.watchers.values().all(|w| w.synced(latest)) {
+                self.progress_pending = false;
+                let response = WatchResponse {
+                    header: self.header(latest),
+                    watch_id: STREAM_WIDE_ID,
+                    ..Default::default()
+                };
+                self.send(response);
             }
         }
     }
@@ -132,36 +174,32 @@ impl WatchStream {
         self.counted = now;
     }
 
-    async fn handle(&mut self, request: WatchRequest) -> Result<(), ()> {
-        let result = self.handle_request(request).await;
+    fn handle(&mut self, request: WatchRequest) {
+        self.handle_request(request);
         self.sync_count();
-        result
     }
 
-    async fn handle_request(&mut self, request: WatchRequest) -> Result<(), ()> {
+    fn handle_request(&mut self, request: WatchRequest) {
         match request.request_union {
-            Some(RequestUnion::CreateRequest(create)) => self.create(create).await,
-            Some(RequestUnion::CancelRequest(cancel)) => {
-                if self.watchers.remove(&cancel.watch_id).is_some() {
-                    let response = WatchResponse {
-                        header: self.header(self.hub.current_revision()),
-                        watch_id: cancel.watch_id,
-                        canceled: true,
-                        ..Default::default()
-                    };
-                    self.send(response).await?;
-                }
-                Ok(())
+            Some(RequestUnion::CreateRequest(create)) => self.create(create),
+            Some(RequestUnion::CancelRequest(cancel))
+                if self.watchers.remove(&cancel.watch_id).is_some() =>
+            {
+                let response = WatchResponse {
+                    header: self.header(self.hub.current_revision()),
+                    watch_id: cancel.watch_id,
+                    canceled: true,
+                    ..Default::default()
+                };
+                self.send(response);
             }
-            Some(RequestUnion::ProgressRequest(_)) => {
-                self.progress_pending = true;
-                Ok(())
-            }
-            None => Ok(()),
+            Some(RequestUnion::CancelRequest(_)) => {}
+            Some(RequestUnion::ProgressRequest(_)) => self.progress_pending = true,
+            None => {}
         }
     }
 
-    async fn create(&mut self, create: WatchCreateRequest) -> Result<(), ()> {
+    fn create(&mut self, create: WatchCreateRequest) {
         let current = self.hub.current_revision();
         let id = if create.watch_id != 0 {
             create.watch_id
@@ -180,7 +218,7 @@ impl WatchStream {
                 cancel_reason: DUPLICATE_ID.to_string(),
                 ..Default::default()
             };
-            return self.send(response).await;
+            return self.send(response);
         }
         let watcher = Watcher::new(id, &create, current);
         let created = WatchResponse {
@@ -189,16 +227,15 @@ impl WatchStream {
             created: true,
             ..Default::default()
         };
-        self.send(created).await?;
+        self.send(created);
         let compacted = self.hub.compact_revision();
         if watcher.next < compacted {
-            return self.send_compacted(id, compacted).await;
+            return self.send_compacted(id, compacted);
         }
         self.watchers.insert(id, watcher);
-        Ok(())
     }
 
-    async fn send_compacted(&self, id: i64, compacted: i64) -> Result<(), ()> {
+    fn send_compacted(&mut self, id: i64, compacted: i64) {
         let response = WatchResponse {
             header: self.header(self.hub.current_revision()),
             watch_id: id,
@@ -209,11 +246,11 @@ impl WatchStream {
                 .replace("etcdserver: ", ""),
             ..Default::default()
         };
-        self.send(response).await
+        self.send(response);
     }
 
     /// Gives every watcher that is behind one batch, in ID order.
-    async fn deliver(&mut self, latest: i64) -> Result<(), ()> {
+    fn deliver(&mut self, latest: i64) {
         let ids: Vec<i64> = self.watchers.keys().copied().collect();
         for id in ids {
             let Some(watcher) = self.watchers.get(&id) else {
@@ -242,36 +279,39 @@ impl WatchStream {
                             events,
                             ..Default::default()
                         };
-                        self.send(response).await?;
+                        self.send(response);
                     }
                 }
                 Err(StoreError::Compacted) => {
                     self.watchers.remove(&id);
                     self.sync_count();
-                    self.send_compacted(id, self.hub.compact_revision()).await?;
+                    self.send_compacted(id, self.hub.compact_revision());
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, watch_id = id, "watch history read failed");
-                    let _ = self.out.send(Err(Status::from(e))).await;
-                    return Err(());
+                    self.outbox.push_back(Err(Status::from(e)));
+                    self.finished = true;
+                    return;
                 }
             }
         }
-        Ok(())
     }
 
     /// Progress notifications for synced watchers that asked for them.
-    async fn notify_progress(&self, latest: i64) -> Result<(), ()> {
-        for watcher in self.watchers.values() {
-            if watcher.progress_notify && watcher.synced(latest) {
-                let response = WatchResponse {
-                    header: self.header(latest),
-                    watch_id: watcher.id,
-                    ..Default::default()
-                };
-                self.send(response).await?;
-            }
+    fn notify_progress(&mut self, latest: i64) {
+        let ids: Vec<i64> = self
+            .watchers
+            .values()
+            .filter(|w| w.progress_notify && w.synced(latest))
+            .map(|w| w.id)
+            .collect();
+        for id in ids {
+            let response = WatchResponse {
+                header: self.header(latest),
+                watch_id: id,
+                ..Default::default()
+            };
+            self.send(response);
         }
-        Ok(())
     }
 }

@@ -20,7 +20,7 @@ use crate::apply::ApplyObserver;
 use crate::mvcc::KvStore;
 
 type Requests = mpsc::Sender<Result<WatchRequest, Status>>;
-type Responses = ReceiverStream<Result<WatchResponse, Status>>;
+type Responses = super::ResponseStream;
 
 struct Fixture {
     _dir: tempfile::TempDir,
