@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 PAIRS=${PAIRS:-3}
 DURATION=${DURATION:-10}
 CLIENTS=${CLIENTS:-16}
+WATCHERS=${WATCHERS:-1000}
 WORKLOADS=${WORKLOADS:-"put get-l get-s txn range watch mixed"}
 source bench/cluster.sh
 
@@ -33,7 +34,7 @@ run() {
   esac
   "$bench" store "$workload" --name "$name" --target "$target" \
     --endpoints "$(endpoints "$target")" --clients "$CLIENTS" --conns 4 \
-    --duration "$DURATION" --consistency "$consistency" --json >>"$results"
+    --duration "$DURATION" --consistency "$consistency" --watchers "$WATCHERS" --json >>"$results"
 }
 
 for pair in $(seq 1 "$PAIRS"); do
@@ -45,5 +46,5 @@ for pair in $(seq 1 "$PAIRS"); do
 done
 
 echo
-echo "etcd $(etcd --version | head -1 | awk '{print $3}') vs berth, three members each on loopback, $CLIENTS clients, ${DURATION}s per run, medians of $PAIRS pairs:"
+echo "etcd $(etcd --version | head -1 | awk '{print $3}') vs berth, three members each on loopback, $CLIENTS clients, $WATCHERS watchers, ${DURATION}s per run, medians of $PAIRS pairs:"
 "$bench" compare "$results" --baseline etcd --other berth
