@@ -105,8 +105,10 @@ impl RaftTransport for Peer {
     }
 }
 
+/// Records the revision of every applied command (shared with the state
+/// machine's tests).
 #[derive(Default)]
-struct Revisions(Mutex<Vec<i64>>);
+pub(super) struct Revisions(pub(super) Mutex<Vec<i64>>);
 
 impl ApplyObserver for Revisions {
     fn applied(&self, applied: &Applied) {

@@ -81,7 +81,7 @@ impl StateMachine {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
     use berth_proto::etcdserverpb::{PutRequest, RangeRequest, TxnRequest};
     use berth_proto::raft::{internal_request, InternalBatch};
@@ -89,19 +89,9 @@ mod tests {
     use openraft::{CommittedLeaderId, EntryPayload};
 
     use super::*;
-    use crate::apply::{Applied, ApplyObserver};
     use crate::mvcc::KvStore;
+    use crate::raft::cluster_tests::Revisions;
     use crate::raft::types::Request;
-
-    #[derive(Default)]
-    struct Revisions(Mutex<Vec<i64>>);
-
-    impl ApplyObserver for Revisions {
-        fn applied(&self, applied: &Applied) {
-            self.0.lock().unwrap().push(applied.revision);
-        }
-        fn restored(&self, _revision: i64) {}
-    }
 
     fn put(key: &str, value: &str) -> InternalRequest {
         InternalRequest {
