@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use berth_proto::raft::{internal_request, InternalRequest};
 use openraft::storage::RaftStateMachine;
 use openraft::{
     AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, Snapshot, StorageError,
@@ -30,7 +31,6 @@ use super::{decode, encode};
 use crate::apply::ApplyObserver;
 use crate::mvcc::KvStore;
 use crate::{Result, StoreError};
-use berth_proto::raft::{internal_request, InternalRequest};
 
 mod batch;
 
@@ -50,6 +50,9 @@ pub struct StateMachine {
     membership: StoredMembership,
     observers: Vec<Arc<dyn ApplyObserver>>,
     applied_index: watch::Sender<u64>,
+    /// A batch entry a previous run applied in part: its index and how many
+    /// of its commands are done (see [`batch`]).
+    resume: Option<(u64, usize)>,
 }
 
 impl StateMachine {
@@ -74,6 +77,7 @@ impl StateMachine {
             None => StoredMembership::default(),
         };
         let (applied_index, _) = watch::channel(last_applied.map_or(0, |l| l.index));
+        let resume = batch::progress(&kv)?;
         let mut sm = StateMachine {
             kv,
             snapshots,
@@ -81,6 +85,7 @@ impl StateMachine {
             membership,
             observers,
             applied_index,
+            resume,
         };
         if let Some((meta, path)) = sm.snapshots.current().await {
             if meta.last_log_id > sm.last_applied {
@@ -169,6 +174,8 @@ impl StateMachine {
         ])?;
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
+        // The part-applied entry, if any, was replaced with the rest.
+        self.resume = None;
         let revision = self.kv.current_revision();
         for observer in &self.observers {
             observer.restored(revision);

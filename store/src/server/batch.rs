@@ -54,9 +54,7 @@ impl EtcdServer {
             .map_err(|_| StoreError::Stopped)?;
         answered.await.map_err(|_| StoreError::Stopped)?
     }
-}
 
-impl EtcdServer {
     /// A follower's forwarded writes (the peer service's `Propose`): queued
     /// with this member's own, so that one entry carries them all. A member
     /// that does not lead answers `not leader`, so the follower may send
@@ -144,21 +142,20 @@ async fn commit(server: &EtcdServer, mut batch: Vec<Proposal>) {
     let entry = InternalRequest {
         request: Some(Command::Batch(InternalBatch { requests })),
     };
-    match server.propose_within_timeout(entry).await {
+    let answers = match server.propose_within_timeout(entry).await {
         Ok(InternalResponse {
             response: Some(Answer::Batch(answers)),
-        }) if answers.responses.len() == count => {
-            for (waiter, answer) in waiters.into_iter().zip(answers.responses) {
+        }) if answers.responses.len() == count => Ok(answers.responses),
+        Ok(other) => Err(StoreError::Storage(format!(
+            "a batch of {count} commands was answered with {:?}",
+            other.response
+        ))),
+        Err(e) => Err(e),
+    };
+    match answers {
+        Ok(answers) => {
+            for (waiter, answer) in waiters.into_iter().zip(answers) {
                 let _ = waiter.send(Ok(answer));
-            }
-        }
-        Ok(other) => {
-            let e = StoreError::Storage(format!(
-                "a batch of {count} commands was answered with {:?}",
-                other.response
-            ));
-            for waiter in waiters {
-                let _ = waiter.send(Err(e.clone()));
             }
         }
         Err(e) => {

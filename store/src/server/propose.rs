@@ -111,11 +111,11 @@ impl EtcdServer {
         }
     }
 
-    /// Proposes on this member only (the peer service's `Propose`): a
-    /// follower asked to propose answers `not leader` so the sender can find
-    /// the current leader without the request being applied twice.
+    /// Proposes on this member only, as its own entry, for what only the
+    /// leader may propose (lease expiry): a member that does not lead
+    /// answers `not leader` rather than hand the command on.
     pub async fn propose_local(&self, req: InternalRequest) -> Result<InternalResponse> {
-        if self.too_large(&req) {
+        if req.encoded_len() > self.config.max_request_bytes {
             return Err(StoreError::RequestTooLarge);
         }
         match self.raft.client_write(Request(req)).await {

@@ -11,6 +11,7 @@ use berth_proto::raft::internal_response::Response as Answer;
 use berth_proto::raft::{InternalBatchResponse, InternalRequest, InternalResponse};
 
 use super::{StateMachine, META_LAST_APPLIED};
+use crate::mvcc::KvStore;
 use crate::raft::types::{LogId, Response};
 use crate::raft::{decode, encode};
 use crate::Result;
@@ -25,7 +26,10 @@ impl StateMachine {
         log_id: LogId,
         requests: &[InternalRequest],
     ) -> Result<Response> {
-        let done = self.batch_progress(log_id.index)?;
+        let done = match self.resume.take() {
+            Some((index, done)) if index == log_id.index => done,
+            _ => 0,
+        };
         if done > 0 {
             tracing::info!(
                 index = log_id.index,
@@ -64,19 +68,17 @@ impl StateMachine {
             revision: self.kv.current_revision(),
         })
     }
+}
 
-    /// How many commands of the entry at `index` a previous run applied.
-    fn batch_progress(&self, index: u64) -> Result<usize> {
-        let Some(bytes) = self.kv.get_meta(META_BATCH_PROGRESS)? else {
-            return Ok(0);
-        };
-        let (at, done): (u64, u64) = decode(&bytes)?;
-        Ok(if at == index {
-            usize::try_from(done).unwrap_or(usize::MAX)
-        } else {
-            0
-        })
-    }
+/// The progress a previous run recorded through its last batch entry: the
+/// entry's index and how many of its commands are done. Read once at open;
+/// every entry applied since is finished before the next begins.
+pub(super) fn progress(kv: &KvStore) -> Result<Option<(u64, usize)>> {
+    let Some(bytes) = kv.get_meta(META_BATCH_PROGRESS)? else {
+        return Ok(None);
+    };
+    let (index, done): (u64, u64) = decode(&bytes)?;
+    Ok(Some((index, usize::try_from(done).unwrap_or(usize::MAX))))
 }
 
 #[cfg(test)]
@@ -89,7 +91,6 @@ mod tests {
     use openraft::{CommittedLeaderId, EntryPayload};
 
     use super::*;
-    use crate::mvcc::KvStore;
     use crate::raft::cluster_tests::Revisions;
     use crate::raft::types::Request;
 
