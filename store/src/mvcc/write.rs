@@ -61,6 +61,15 @@ impl<'a> Writer<'a> {
         self.sub > 0
     }
 
+    /// Ends one command of a group sharing this writer: the next command
+    /// writes at the following revision and sees this one's writes.
+    pub(super) fn next_command(&mut self) {
+        if self.wrote() {
+            self.begin += 1;
+            self.sub = 0;
+        }
+    }
+
     fn write_revision(&self) -> i64 {
         self.begin + 1
     }

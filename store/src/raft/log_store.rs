@@ -29,6 +29,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::group_commit::GroupCommit;
+use super::log_cache::LogCache;
 use super::types::{LogId, TypeConfig};
 use super::{decode, encode};
 use crate::{Result, StoreError};
@@ -57,6 +58,8 @@ pub struct LogStore {
     committed: Arc<AtomicU64>,
     fsync_duration: Arc<OnceLock<Histogram>>,
     group_commit: GroupCommit,
+    /// The newest entries, which replication and apply read back.
+    cache: LogCache,
 }
 
 impl LogStore {
@@ -75,6 +78,7 @@ impl LogStore {
             db,
             committed: Arc::new(AtomicU64::new(0)),
             fsync_duration,
+            cache: LogCache::default(),
         };
         let committed: Option<Option<LogId>> = store.get_meta(KEY_COMMITTED)?;
         let index = committed.flatten().map_or(0, |l| l.index);
@@ -145,10 +149,13 @@ impl LogStore {
     /// Entries with index in `[start, end)`, stopping early (after at least
     /// one entry) once `byte_budget` bytes were read.
     fn read_entries(&self, start: u64, end: u64, byte_budget: usize) -> Result<Vec<Entry>> {
-        let mut entries = Vec::new();
         if start >= end {
+            return Ok(Vec::new());
+        }
+        if let Some(entries) = self.cache.read(start, end, byte_budget) {
             return Ok(entries);
         }
+        let mut entries = Vec::new();
         let mut bytes = 0usize;
         let from = start.to_be_bytes();
         let iter = self.db.iterator_cf(
@@ -173,30 +180,42 @@ impl LogStore {
     /// Appends with a synced write of its own (tests' direct path).
     #[cfg(test)]
     fn append_entries(&self, entries: impl IntoIterator<Item = Entry>) -> Result<()> {
-        let batch = self.entries_batch(entries)?;
-        self.write_synced(batch)
+        let (batch, sized) = self.entries_batch(entries)?;
+        self.write_synced(batch)?;
+        self.cache.appended(sized);
+        Ok(())
     }
 
-    fn entries_batch(&self, entries: impl IntoIterator<Item = Entry>) -> Result<WriteBatch> {
+    /// The write of `entries`, and each entry with its encoded size for the
+    /// cache.
+    fn entries_batch(
+        &self,
+        entries: impl IntoIterator<Item = Entry>,
+    ) -> Result<(WriteBatch, Vec<(Entry, usize)>)> {
         let cf = self.cf(CF_LOGS)?;
         let mut batch = WriteBatch::default();
+        let mut sized = Vec::new();
         for entry in entries {
-            batch.put_cf(cf, entry.log_id.index.to_be_bytes(), encode(&entry)?);
+            let bytes = encode(&entry)?;
+            batch.put_cf(cf, entry.log_id.index.to_be_bytes(), &bytes);
+            sized.push((entry, bytes.len()));
         }
-        Ok(batch)
+        Ok((batch, sized))
     }
 
     /// Writes entries to the WAL and the memtable (readable at once) without
     /// waiting for the disk; [`GroupCommit`] syncs them.
     fn append_unsynced(&self, entries: impl IntoIterator<Item = Entry>) -> Result<()> {
-        let batch = self.entries_batch(entries)?;
+        let (batch, sized) = self.entries_batch(entries)?;
         let mut options = WriteOptions::default();
         options.set_sync(false);
         self.db.write_opt(batch, &options)?;
+        self.cache.appended(sized);
         Ok(())
     }
 
     fn truncate_from(&self, index: u64) -> Result<()> {
+        self.cache.truncated(index);
         let mut batch = WriteBatch::default();
         // Index u64::MAX is never reached, so an exclusive end of u64::MAX
         // covers every entry from `index` on.
@@ -209,6 +228,7 @@ impl LogStore {
     }
 
     fn purge_upto(&self, log_id: &LogId) -> Result<()> {
+        self.cache.purged(log_id.index);
         let mut batch = WriteBatch::default();
         // `last_purged` and the deletion go in one batch: after a crash the
         // store never claims entries it no longer has.

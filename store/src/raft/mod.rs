@@ -20,6 +20,7 @@
 #[cfg(test)]
 mod cluster_tests;
 mod group_commit;
+mod log_cache;
 mod log_store;
 mod network;
 mod runtime;

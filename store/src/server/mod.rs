@@ -52,6 +52,8 @@ pub struct EtcdServer {
     client_reads: read::Rounds,
     /// Followers' read index requests, waiting for a round on this member.
     follower_reads: read::Rounds,
+    /// The index of the last entry applied, its observers told.
+    applied: tokio::sync::watch::Receiver<u64>,
 }
 
 impl EtcdServer {

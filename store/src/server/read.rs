@@ -6,8 +6,8 @@
 //! check (or, on a follower, one request to the leader) serves every read
 //! that was waiting when it started. A read that arrives during a round
 //! waits for the next one, since the round may have confirmed leadership
-//! before the read began. The leader serves its followers' requests the same
-//! way, in rounds of its own.
+//! before the read began. On the leader, its own clients' reads and its
+//! followers' requests share the same rounds: one quorum check serves both.
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -57,7 +57,15 @@ impl EtcdServer {
 
     async fn read_index_any(&self) -> Result<()> {
         loop {
-            match join(&self.client_reads).await {
+            // A leader's reads join the rounds it runs for its followers; a
+            // round that finds it no longer leads fails, and the retry asks
+            // the new leader.
+            let rounds = if self.is_leader() {
+                &self.follower_reads
+            } else {
+                &self.client_reads
+            };
+            match join(rounds).await {
                 Ok(index) => return self.wait_applied(index).await,
                 Err(StoreError::Stopped) => return Err(StoreError::Stopped),
                 Err(e) => tracing::debug!(error = %e, "read index round failed"),
@@ -109,10 +117,15 @@ impl EtcdServer {
         }
     }
 
+    /// Waits on the state machine's own applied index rather than Raft's
+    /// metrics, which a read would clone whole at every check.
     async fn wait_applied(&self, index: u64) -> Result<()> {
-        self.raft
-            .wait(None)
-            .applied_index_at_least(Some(index), "read index")
+        if *self.applied.borrow() >= index {
+            return Ok(());
+        }
+        let mut applied = self.applied.clone();
+        applied
+            .wait_for(|applied| *applied >= index)
             .await
             .map(|_| ())
             .map_err(|_| StoreError::Stopped)

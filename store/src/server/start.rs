@@ -50,6 +50,7 @@ pub async fn start(config: ServerConfig, connector: Connector) -> Result<Arc<Etc
     let committed = log_store.committed_index();
     let state_machine =
         StateMachine::open(kv.clone(), &config.data_dir.join("snapshots"), observers).await?;
+    let applied = state_machine.applied_index();
     let network = Network::new(connector.clone(), config.max_request_bytes * 2);
     let refused_for_log = network.refused_for_log();
     let raft_config = raft::config(
@@ -100,6 +101,7 @@ pub async fn start(config: ServerConfig, connector: Connector) -> Result<Arc<Etc
         proposals,
         client_reads,
         follower_reads,
+        applied,
         metrics,
         committed,
         refused_for_log,

@@ -1,12 +1,16 @@
 //! Applying an entry that carries a batch of commands.
 //!
 //! Each command is applied as if it were its own entry: its own revision,
-//! events and response, and its own atomic RocksDB write. Only the last
-//! write records the entry as applied, so a crash can leave an entry half
-//! applied. Every write therefore also records how many of the entry's
-//! commands are done, and after a restart the entry's replay skips those:
-//! each command is still applied exactly once.
+//! events and response. Consecutive Puts share one atomic RocksDB write
+//! (they are most of what batches carry); any other command gets a write
+//! of its own. Only the last write records the entry as applied, so a
+//! crash can leave an entry half applied. Every write therefore also
+//! records how many of the entry's commands are done, and after a restart
+//! the entry's replay skips those: each command is still applied exactly
+//! once.
 
+use berth_proto::etcdserverpb::PutRequest;
+use berth_proto::raft::internal_request::Request as Command;
 use berth_proto::raft::internal_response::Response as Answer;
 use berth_proto::raft::{InternalBatchResponse, InternalRequest, InternalResponse};
 
@@ -40,25 +44,39 @@ impl StateMachine {
         }
         let last_applied = encode(&Some(log_id))?;
         let mut responses = Vec::with_capacity(requests.len());
-        for (i, req) in requests.iter().enumerate() {
-            if i < done {
-                // Answered before the restart; nobody waits for it now.
-                responses.push(InternalResponse::default());
-                continue;
+        // Answered before the restart; nobody waits for them now.
+        responses.resize(done.min(requests.len()), InternalResponse::default());
+        let mut i = done;
+        while i < requests.len() {
+            // A run of Puts goes to RocksDB as one write; anything else as
+            // its own. Either way the write records how far the entry got.
+            let puts: Vec<&PutRequest> = requests[i..]
+                .iter()
+                .map_while(|r| match &r.request {
+                    Some(Command::Put(put)) => Some(put),
+                    _ => None,
+                })
+                .collect();
+            let end = i + puts.len().max(1);
+            let progress = (META_BATCH_PROGRESS, encode(&(log_id.index, end as u64))?);
+            let mut meta = vec![progress];
+            if end == requests.len() {
+                meta.push((META_LAST_APPLIED, last_applied.clone()));
             }
-            let progress = (META_BATCH_PROGRESS, encode(&(log_id.index, i as u64 + 1))?);
-            let applied = if i + 1 == requests.len() {
-                self.kv
-                    .apply(req, &[progress, (META_LAST_APPLIED, last_applied.clone())])?
+            let applied = if puts.is_empty() {
+                vec![self.kv.apply(&requests[i], &meta)?]
             } else {
-                self.kv.apply(req, &[progress])?
+                self.kv.apply_puts(&puts, &meta)?
             };
-            for observer in &self.observers {
-                observer.applied(&applied);
+            for applied in applied {
+                for observer in &self.observers {
+                    observer.applied(&applied);
+                }
+                responses.push(applied.response);
             }
-            responses.push(applied.response);
+            i = end;
         }
-        if requests.is_empty() {
+        if done >= requests.len() {
             self.kv.put_meta(&[(META_LAST_APPLIED, last_applied)])?;
         }
         Ok(Response {
@@ -171,6 +189,45 @@ mod tests {
         assert_eq!(*observer.0.lock().unwrap(), vec![2, 3, 3, 4]);
         assert_eq!(versions(sm.kv(), "a"), vec![(3, 2, b"2".to_vec())]);
         assert!(versions(sm.kv(), "x").is_empty());
+        let (applied, _) = sm.applied_state().await.unwrap();
+        assert_eq!(applied.map(|l| l.index), Some(1));
+    }
+
+    #[tokio::test]
+    async fn a_refused_put_in_a_run_of_puts_changes_nothing_and_the_rest_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let observer = Arc::new(Revisions::default());
+        let mut sm = open(dir.path(), observer.clone()).await;
+        let with_lease = InternalRequest {
+            request: Some(internal_request::Request::Put(PutRequest {
+                key: b"a".to_vec(),
+                value: b"leased".to_vec(),
+                lease: 77,
+                ..Default::default()
+            })),
+        };
+        let entry = batch_entry(
+            1,
+            vec![put("a", "1"), with_lease, put("a", "2"), put("c", "1")],
+        );
+        let responses = sm.apply([entry]).await.unwrap();
+        let answers = answers(&responses[0]);
+        assert_eq!(answers.len(), 4);
+        assert!(
+            matches!(&answers[1].response, Some(Answer::Error(e)) if e.message.contains("lease"))
+        );
+        // The later Put of the same key saw the first: version 2.
+        assert_eq!(versions(sm.kv(), "a"), vec![(3, 2, b"2".to_vec())]);
+        assert_eq!(versions(sm.kv(), "c"), vec![(4, 1, b"1".to_vec())]);
+        assert_eq!(*observer.0.lock().unwrap(), vec![2, 2, 3, 4]);
+        assert_eq!(sm.kv().current_revision(), 4);
+        // History holds each revision: the first Put is still readable.
+        let at_two = RangeRequest {
+            key: b"a".to_vec(),
+            revision: 2,
+            ..Default::default()
+        };
+        assert_eq!(sm.kv().range(&at_two).unwrap().kvs[0].value, b"1".to_vec());
         let (applied, _) = sm.applied_state().await.unwrap();
         assert_eq!(applied.map(|l| l.index), Some(1));
     }
