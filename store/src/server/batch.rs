@@ -3,12 +3,18 @@
 //!
 //! One entry costs one log append, one replication message per follower and
 //! one trip through Raft's core whatever it carries, and on a follower one
-//! forward to the leader. So a member keeps at most [`IN_FLIGHT`] entries of
-//! its own proposals in flight; what arrives meanwhile waits and is proposed
-//! as one [`InternalBatch`] when a slot frees. Under light load every write
-//! goes alone and at once; under heavy load the cost is shared by many.
-//! etcd gets the same effect from raft's proposal queue, drained once per
-//! `Ready`.
+//! forward to the leader. So a member keeps only a few batches of its own
+//! proposals in flight; what arrives meanwhile waits and is proposed as one
+//! [`InternalBatch`] when a slot frees. Under light load every write goes
+//! alone and at once; under heavy load the cost is shared by many. etcd gets
+//! the same effect from raft's proposal queue, drained once per `Ready`.
+//!
+//! The leader keeps one entry in flight ([`LEADING_IN_FLIGHT`]), so an entry
+//! carries everything that arrived during the last commit. A follower's
+//! batch is only a message: the leader splits it into its own queue, and it
+//! waits there up to two commits. Holding a follower to one batch at a time
+//! would add those commits again to every write queued behind it, so a
+//! follower keeps several in flight ([`FORWARDING_IN_FLIGHT`]).
 //!
 //! Commands in a batch are applied in order, each as its own revision with
 //! its own response (see the state machine), so batching changes nothing a
@@ -25,8 +31,11 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use super::EtcdServer;
 use crate::{Result, StoreError};
 
-/// Entries of this member's proposals being committed at once.
-pub(super) const IN_FLIGHT: usize = 2;
+/// Entries the leader commits at once of the writes it batches.
+const LEADING_IN_FLIGHT: usize = 1;
+
+/// Batches a follower has forwarded to the leader and not yet had answered.
+const FORWARDING_IN_FLIGHT: usize = 8;
 
 /// Commands per entry at most.
 const MAX_COMMANDS: usize = 1024;
@@ -79,10 +88,11 @@ impl EtcdServer {
     }
 }
 
-/// Drains the queue into entries, at most [`IN_FLIGHT`] at a time, until
-/// the server is gone.
+/// Drains the queue into batches, as many at a time as the member's role
+/// allows, until the server is gone.
 pub(super) async fn run(mut queue: mpsc::UnboundedReceiver<Proposal>, server: Weak<EtcdServer>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    let leading = Arc::new(Semaphore::new(LEADING_IN_FLIGHT));
+    let forwarding = Arc::new(Semaphore::new(FORWARDING_IN_FLIGHT));
     let mut next: Option<Proposal> = None;
     loop {
         let first = match next.take() {
@@ -92,9 +102,17 @@ pub(super) async fn run(mut queue: mpsc::UnboundedReceiver<Proposal>, server: We
                 None => return,
             },
         };
+        let slots = match server.upgrade() {
+            Some(server) if server.is_leader() => Arc::clone(&leading),
+            Some(_) => Arc::clone(&forwarding),
+            None => {
+                let _ = first.answer.send(Err(StoreError::Stopped));
+                return;
+            }
+        };
         // Wait for a slot before gathering, so the batch takes everything
         // that arrived while the earlier entries were being committed.
-        let Ok(slot) = slots.clone().acquire_owned().await else {
+        let Ok(slot) = slots.acquire_owned().await else {
             return;
         };
         let Some(server) = server.upgrade() else {
