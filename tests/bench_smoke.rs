@@ -97,6 +97,15 @@ async fn every_workload_runs_without_errors() {
         assert!(report.errors.is_empty(), "{}", report.row());
         assert!(report.p50_ms <= report.p99_ms && report.p99_ms <= report.max_ms);
     }
+    // An operation budget ends the run at exactly that many operations.
+    let budgeted = Config {
+        ops: 300,
+        duration: Duration::from_secs(60),
+        ..config.clone()
+    };
+    let report = run(Workload::Put, &budgeted).await.unwrap();
+    assert_eq!(report.ops, 300, "{}", report.row());
+    assert!(report.errors.is_empty(), "{}", report.row());
     let serializable = Config {
         serializable: true,
         ..config

@@ -191,6 +191,10 @@ struct StoreArgs {
     /// Keys each range reads.
     #[arg(long, default_value_t = 100)]
     range_keys: usize,
+    /// Stop after this many operations in all, if the duration has not
+    /// ended first (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    ops: u64,
     /// Print the report as one line of JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -223,6 +227,7 @@ async fn main() -> Result<()> {
         watchers: args.watchers,
         rate: args.rate,
         range_keys: args.range_keys,
+        ops: args.ops,
     };
     let mut report = run(args.workload, &config).await?;
     if let Some(name) = args.name {

@@ -3,6 +3,7 @@
 
 mod watch;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,9 @@ pub struct Config {
     pub rate: u64,
     /// Keys range workloads read at once.
     pub range_keys: usize,
+    /// Stop after this many operations in all, if the duration has not
+    /// ended first (0: no limit).
+    pub ops: u64,
 }
 
 impl Default for Config {
@@ -84,6 +88,7 @@ impl Default for Config {
             watchers: 100,
             rate: 100,
             range_keys: 100,
+            ops: 0,
         }
     }
 }
@@ -124,15 +129,21 @@ pub async fn run(workload: Workload, config: &Config) -> Result<Report, RunError
     let value = Arc::new(vec![b'v'; config.value_size]);
     let started = Instant::now();
     let deadline = started + config.duration;
+    let budget = Arc::new(AtomicU64::new(config.ops));
     let mut tasks = Vec::new();
     for client in 0..config.clients.max(1) {
         let mut kv = pool.kv(client);
         let value = value.clone();
         let serializable = config.serializable;
+        let limited = config.ops > 0;
+        let budget = budget.clone();
         tasks.push(tokio::spawn(async move {
             let mut stats = Stats::default();
             let mut rng = rand::rngs::StdRng::from_entropy();
             while Instant::now() < deadline {
+                if limited && !take_one(&budget) {
+                    break;
+                }
                 let k = key(prefix, rng.gen_range(0..keys));
                 let op = match workload {
                     Workload::Mixed if rng.gen_range(0..10) == 0 => Workload::Put,
@@ -195,6 +206,15 @@ pub async fn run(workload: Workload, config: &Config) -> Result<Report, RunError
         &total,
         started.elapsed(),
     ))
+}
+
+/// Takes one operation from what is left of the budget, if any is.
+fn take_one(budget: &AtomicU64) -> bool {
+    budget
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+            left.checked_sub(1)
+        })
+        .is_ok()
 }
 
 /// One compare-and-swap: read the key's mod revision, then put if it is

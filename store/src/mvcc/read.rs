@@ -180,6 +180,24 @@ impl Reader for SnapshotReader<'_> {
     }
 
     fn scan_live(&self, start: &[u8], end: &[u8], limit: usize, keep: bool) -> Result<Scan> {
+        if end.is_empty() {
+            // One key: a point lookup, which the bloom filters serve, costs
+            // far less than building an iterator to seek it.
+            let found =
+                self.db
+                    .get_pinned_cf_opt(cf(self.db, CF_KV)?, start, &self.read_options())?;
+            let mut scan = Scan {
+                kvs: Vec::new(),
+                count: 0,
+            };
+            if let Some(value) = found {
+                scan.count = 1;
+                if keep && limit > 0 {
+                    scan.kvs.push(KeyValue::decode(&*value).map_err(corrupt)?);
+                }
+            }
+            return Ok(scan);
+        }
         let mut iter = self
             .db
             .raw_iterator_cf_opt(cf(self.db, CF_KV)?, self.read_options());

@@ -686,3 +686,43 @@ fn state_survives_reopen_and_checkpoints_restore() {
     let reopened = KvStore::open(dir.path()).unwrap();
     assert_eq!(all(&reopened, 0), vec![("z".into(), "9".into())]);
 }
+
+#[test]
+fn a_single_key_range_finds_the_key_alone_counts_it_and_misses_its_neighbours() {
+    let (_d, kv) = open();
+    for (k, v) in [("a", "1"), ("ab", "2"), ("b", "3")] {
+        put(&kv, k, v);
+    }
+    put(&kv, "ab", "4");
+    let one = |key: &str, count_only: bool| {
+        kv.range(&RangeRequest {
+            key: key.into(),
+            count_only,
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    let got = one("ab", false);
+    assert_eq!(pairs(&got.kvs), vec![("ab".into(), "4".into())]);
+    assert_eq!((got.count, got.more), (1, false));
+    assert_eq!(got.kvs[0].version, 2);
+    assert_eq!(got.kvs[0].create_revision, 3);
+    assert_eq!(got.kvs[0].mod_revision, 5);
+    let counted = one("ab", true);
+    assert!(counted.kvs.is_empty());
+    assert_eq!(counted.count, 1);
+    let missing = one("aa", false);
+    assert!(missing.kvs.is_empty());
+    assert_eq!(missing.count, 0);
+    del(&kv, "ab", "");
+    assert_eq!(one("ab", false).count, 0);
+    // The old value is still read at its revision.
+    let old = kv
+        .range(&RangeRequest {
+            key: "ab".into(),
+            revision: 5,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(pairs(&old.kvs), vec![("ab".into(), "4".into())]);
+}
