@@ -67,6 +67,20 @@ impl EtcdServer {
 
     async fn propose_any(&self, req: InternalRequest) -> Result<InternalResponse> {
         loop {
+            // A follower that knows its leader sends the write there at once,
+            // rather than through its own Raft core only to be told to. If
+            // that member no longer leads it answers `not leader` without
+            // taking the write, and Raft's answer below names the next one.
+            if let Some(url) = self
+                .leader()
+                .filter(|l| *l != self.id)
+                .and_then(|l| self.peer_url(l))
+            {
+                match self.forward(&url, req.clone()).await {
+                    Err(StoreError::NotLeader) => {}
+                    other => return other,
+                }
+            }
             match self.raft.client_write(Request(req.clone())).await {
                 Ok(written) => return Ok(written.data.response),
                 Err(RaftError::APIError(ClientWriteError::ForwardToLeader(fwd))) => {
