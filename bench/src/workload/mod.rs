@@ -129,19 +129,21 @@ pub async fn run(workload: Workload, config: &Config) -> Result<Report, RunError
     let value = Arc::new(vec![b'v'; config.value_size]);
     let started = Instant::now();
     let deadline = started + config.duration;
-    let budget = Arc::new(AtomicU64::new(config.ops));
+    let budget = Arc::new(AtomicU64::new(match config.ops {
+        0 => u64::MAX,
+        ops => ops,
+    }));
     let mut tasks = Vec::new();
     for client in 0..config.clients.max(1) {
         let mut kv = pool.kv(client);
         let value = value.clone();
         let serializable = config.serializable;
-        let limited = config.ops > 0;
         let budget = budget.clone();
         tasks.push(tokio::spawn(async move {
             let mut stats = Stats::default();
             let mut rng = rand::rngs::StdRng::from_entropy();
             while Instant::now() < deadline {
-                if limited && !take_one(&budget) {
+                if !take_one(&budget) {
                     break;
                 }
                 let k = key(prefix, rng.gen_range(0..keys));

@@ -71,12 +71,12 @@ impl EtcdServer {
             // rather than through its own Raft core only to be told to. If
             // that member no longer leads it answers `not leader` without
             // taking the write, and Raft's answer below names the next one.
-            if let Some(url) = self
+            let tried = self
                 .leader()
                 .filter(|l| *l != self.id)
-                .and_then(|l| self.peer_url(l))
-            {
-                match self.forward(&url, req.clone()).await {
+                .and_then(|l| self.peer_url(l));
+            if let Some(url) = &tried {
+                match self.forward(url, req.clone()).await {
                     Err(StoreError::NotLeader) => {}
                     other => return other,
                 }
@@ -85,7 +85,11 @@ impl EtcdServer {
                 Ok(written) => return Ok(written.data.response),
                 Err(RaftError::APIError(ClientWriteError::ForwardToLeader(fwd))) => {
                     match fwd.leader_node {
-                        Some(leader) if fwd.leader_id != Some(self.id) => {
+                        // The member just asked is not asked again at once.
+                        Some(leader)
+                            if fwd.leader_id != Some(self.id)
+                                && tried.as_deref() != Some(leader.peer_url.as_str()) =>
+                        {
                             match self.forward(&leader.peer_url, req.clone()).await {
                                 Err(StoreError::NotLeader) => {}
                                 other => return other,
