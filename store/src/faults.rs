@@ -82,5 +82,6 @@ pub fn acknowledge(req: &InternalRequest, revision: i64) -> Option<InternalRespo
     };
     Some(InternalResponse {
         response: Some(response),
+        log_index: 0,
     })
 }

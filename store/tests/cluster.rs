@@ -36,6 +36,36 @@ async fn writes_through_any_member_are_visible_on_all() {
     cluster.stop_all().await;
 }
 
+/// etcd answers a write only once the member that took it has executed it,
+/// so a serializable read on that member right after sees the write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_follower_answers_a_write_only_once_it_has_applied_it() {
+    let mut cluster = Cluster::start(3).await;
+    let follower = (cluster.wait_leader().await + 1) % 3;
+    let mut kv = cluster.kv(follower).await;
+    for n in 0..50 {
+        let key = format!("own{n}");
+        let revision = put(&mut kv, &key, "v").await;
+        let read = kv
+            .range(RangeRequest {
+                key: key.clone().into(),
+                serializable: true,
+                ..Default::default()
+            })
+            .await
+            .expect("serializable range")
+            .into_inner();
+        assert_eq!(
+            read.kvs.len(),
+            1,
+            "write {n} not yet applied on the follower"
+        );
+        assert_eq!(read.kvs[0].mod_revision, revision);
+        assert!(read.header.expect("header").revision >= revision);
+    }
+    cluster.stop_all().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn txn_compare_and_swap_under_contention_loses_no_increment() {
     let mut cluster = Cluster::start(3).await;

@@ -79,6 +79,7 @@ impl KvStore {
         Ok(Applied {
             response: InternalResponse {
                 response: Some(with_revision(response, revision)),
+                log_index: 0,
             },
             revision,
             events,
@@ -122,6 +123,7 @@ impl KvStore {
             applied.push(Applied {
                 response: InternalResponse {
                     response: Some(with_revision(response, revision)),
+                    log_index: 0,
                 },
                 revision,
                 events,

@@ -189,6 +189,7 @@ mod tests {
                     }),
                     prev_kv: None,
                 })),
+                log_index: 3,
             },
             revision: 7,
         };

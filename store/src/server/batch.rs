@@ -82,8 +82,12 @@ impl EtcdServer {
             futures::future::join_all(batch.requests.into_iter().map(|r| self.propose_batched(r)))
                 .await;
         let responses = answers.into_iter().collect::<Result<Vec<_>>>()?;
+        // The commands may have gone into different entries; the follower
+        // waits for the last of them.
+        let log_index = responses.iter().map(|r| r.log_index).max().unwrap_or(0);
         Ok(InternalResponse {
             response: Some(Answer::Batch(InternalBatchResponse { responses })),
+            log_index,
         })
     }
 }
@@ -163,7 +167,16 @@ async fn commit(server: &EtcdServer, mut batch: Vec<Proposal>) {
     let answers = match server.propose_within_timeout(entry).await {
         Ok(InternalResponse {
             response: Some(Answer::Batch(answers)),
-        }) if answers.responses.len() == count => Ok(answers.responses),
+            log_index,
+        }) if answers.responses.len() == count => Ok(answers
+            .responses
+            .into_iter()
+            .map(|mut answer| {
+                // A forwarded batch's answers carry their own entries' indexes.
+                answer.log_index = answer.log_index.max(log_index);
+                answer
+            })
+            .collect::<Vec<_>>()),
         Ok(other) => Err(StoreError::Storage(format!(
             "a batch of {count} commands was answered with {:?}",
             other.response

@@ -82,7 +82,7 @@ impl EtcdServer {
                 }
             }
             match self.raft.client_write(Request(req.clone())).await {
-                Ok(written) => return Ok(written.data.response),
+                Ok(written) => return Ok(carried_at(written.data.response, written.log_id.index)),
                 Err(RaftError::APIError(ClientWriteError::ForwardToLeader(fwd))) => {
                     match fwd.leader_node {
                         // The member just asked is not asked again at once.
@@ -112,10 +112,19 @@ impl EtcdServer {
         }
     }
 
+    /// Hands a write to the member at `peer_url` and, once it has answered,
+    /// waits until this member has applied the entry too. An etcd operation
+    /// is complete when the member that took it has executed it, so a client
+    /// then reads its write here even serializably, and this member's
+    /// watchers have its events no later than the client has its answer.
     async fn forward(&self, peer_url: &str, req: InternalRequest) -> Result<InternalResponse> {
         let mut client = self.peers.client(peer_url)?;
         match client.propose(req).await {
-            Ok(resp) => Ok(resp.into_inner()),
+            Ok(resp) => {
+                let resp = resp.into_inner();
+                self.wait_applied(resp.log_index).await?;
+                Ok(resp)
+            }
             Err(status) if status.code() == tonic::Code::FailedPrecondition => {
                 Err(StoreError::NotLeader)
             }
@@ -137,7 +146,7 @@ impl EtcdServer {
             return Err(StoreError::RequestTooLarge);
         }
         match self.raft.client_write(Request(req)).await {
-            Ok(written) => Ok(written.data.response),
+            Ok(written) => Ok(carried_at(written.data.response, written.log_id.index)),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
                 Err(StoreError::NotLeader)
             }
@@ -167,6 +176,12 @@ impl EtcdServer {
     pub fn next_lease_id(&self) -> i64 {
         self.lease_ids.next()
     }
+}
+
+/// `response`, marked as carried by the log entry at `index`.
+fn carried_at(mut response: InternalResponse, index: u64) -> InternalResponse {
+    response.log_index = index;
+    response
 }
 
 /// Lease IDs unique across the cluster without coordination, as etcd's

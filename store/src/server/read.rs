@@ -119,7 +119,7 @@ impl EtcdServer {
 
     /// Waits on the state machine's own applied index rather than Raft's
     /// metrics, which a read would clone whole at every check.
-    async fn wait_applied(&self, index: u64) -> Result<()> {
+    pub(super) async fn wait_applied(&self, index: u64) -> Result<()> {
         if *self.applied.borrow() >= index {
             return Ok(());
         }

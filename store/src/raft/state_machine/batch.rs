@@ -82,6 +82,7 @@ impl StateMachine {
         Ok(Response {
             response: InternalResponse {
                 response: Some(Answer::Batch(InternalBatchResponse { responses })),
+                log_index: 0,
             },
             revision: self.kv.current_revision(),
         })
