@@ -34,9 +34,6 @@ pub(super) fn member_key(id: u64) -> Vec<u8> {
 /// Names the live database directory; replaced atomically on restore.
 const CURRENT_FILE: &str = "CURRENT_DB";
 
-/// A WAL size no checkpoint reaches, so a checkpoint never flushes.
-const NEVER_FLUSH: u64 = u64::MAX;
-
 /// The MVCC store. Cloning is cheap; clones share the database.
 #[derive(Clone)]
 pub struct KvStore {
@@ -199,16 +196,10 @@ impl KvStore {
 
     /// Writes a consistent copy of the whole state to `dir` (which must not
     /// exist): hard links where possible, so it is cheap.
-    ///
-    /// The memtables are not flushed: the checkpoint takes the synced WAL
-    /// instead, which RocksDB replays when the copy is opened. A flush
-    /// would write every memtable out while the state machine waits, which
-    /// stalled every write for a few hundred milliseconds at each snapshot.
-    /// Every write here goes through the WAL, so nothing is left out.
     pub fn checkpoint(&self, dir: &Path) -> Result<()> {
         let db = self.db();
         db.flush_wal(true)?;
-        Checkpoint::new(&*db)?.create_checkpoint_with_log_size(dir, NEVER_FLUSH)?;
+        Checkpoint::new(&*db)?.create_checkpoint(dir)?;
         Ok(())
     }
 
