@@ -9,7 +9,10 @@
 //! into one sync. Nothing is reported durable before `SyncWAL` returned.
 //!
 //! The syncing task is a tokio task, not a thread, so that a simulation on
-//! one thread (the chaos suite) still orders everything itself.
+//! one thread (the chaos suite) still orders everything itself. On a
+//! multi-threaded runtime the fsync itself runs on tokio's blocking pool:
+//! done inline it would hold a worker for the whole sync, and on a small
+//! machine that worker is half the member.
 
 use std::sync::{Arc, OnceLock, Weak};
 
@@ -79,6 +82,18 @@ impl GroupCommit {
     }
 }
 
+/// Syncs the WAL, off the runtime's workers where it has a blocking pool
+/// that does not take the simulation's determinism with it.
+async fn sync_wal(db: Arc<DB>) -> Result<(), String> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if Handle::current().runtime_flavor() == RuntimeFlavor::CurrentThread {
+        return db.flush_wal(true).map_err(|e| e.to_string());
+    }
+    tokio::task::spawn_blocking(move || db.flush_wal(true).map_err(|e| e.to_string()))
+        .await
+        .unwrap_or_else(|e| Err(format!("the fsync task failed: {e}")))
+}
+
 async fn sync_loop(
     db: Weak<DB>,
     fsync_duration: Arc<OnceLock<Histogram>>,
@@ -89,7 +104,7 @@ async fn sync_loop(
         let started = tokio::time::Instant::now();
         let synced = if batch.iter().any(|j| matches!(j, Job::Flushed(_))) {
             match db.upgrade() {
-                Some(db) => db.flush_wal(true).map_err(|e| e.to_string()),
+                Some(db) => sync_wal(db).await,
                 None => Err("the log is closed".to_string()),
             }
         } else {
