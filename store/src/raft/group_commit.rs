@@ -82,14 +82,14 @@ impl GroupCommit {
     }
 }
 
-/// Syncs the WAL, off the runtime's workers where it has a blocking pool
-/// that does not take the simulation's determinism with it.
-async fn sync_wal(db: Arc<DB>) -> Result<(), String> {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    if Handle::current().runtime_flavor() == RuntimeFlavor::CurrentThread {
-        return db.flush_wal(true).map_err(|e| e.to_string());
+/// Syncs the WAL, on the blocking pool if `offload`. A simulation runs on
+/// one thread and must not: a real thread would escape its ordering.
+async fn sync_wal(db: Arc<DB>, offload: bool) -> Result<(), String> {
+    let sync = move || db.flush_wal(true).map_err(|e| e.to_string());
+    if !offload {
+        return sync();
     }
-    tokio::task::spawn_blocking(move || db.flush_wal(true).map_err(|e| e.to_string()))
+    tokio::task::spawn_blocking(sync)
         .await
         .unwrap_or_else(|e| Err(format!("the fsync task failed: {e}")))
 }
@@ -99,12 +99,14 @@ async fn sync_loop(
     fsync_duration: Arc<OnceLock<Histogram>>,
     mut jobs: mpsc::UnboundedReceiver<Job>,
 ) {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let offload = Handle::current().runtime_flavor() != RuntimeFlavor::CurrentThread;
     let mut batch = Vec::new();
     while jobs.recv_many(&mut batch, usize::MAX).await > 0 {
         let started = tokio::time::Instant::now();
         let synced = if batch.iter().any(|j| matches!(j, Job::Flushed(_))) {
             match db.upgrade() {
-                Some(db) => sync_wal(db).await,
+                Some(db) => sync_wal(db, offload).await,
                 None => Err("the log is closed".to_string()),
             }
         } else {
