@@ -35,6 +35,12 @@ pub struct Metrics {
     pub db_size: Gauge,
     /// `etcd_debugging_mvcc_watcher_total`: watchers open.
     pub watchers: Gauge,
+    /// `berth_store_read_index_rounds_total`: read-index rounds this member
+    /// ran, each a quorum check if it leads or one request to the leader.
+    pub read_index_rounds: Counter,
+    /// `berth_store_read_index_reads_total`: reads those rounds served, so
+    /// that reads per round shows how well concurrent reads share them.
+    pub read_index_reads: Counter,
 }
 
 impl Metrics {
@@ -54,6 +60,8 @@ impl Metrics {
             wal_fsync_duration: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
             db_size: Gauge::default(),
             watchers: Gauge::default(),
+            read_index_rounds: Counter::default(),
+            read_index_reads: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -106,6 +114,16 @@ impl Metrics {
             "etcd_debugging_mvcc_watcher_total",
             "Watchers open",
             m.watchers.clone(),
+        );
+        registry.register(
+            "berth_store_read_index_rounds",
+            "Read-index rounds run: quorum checks as leader, requests to the leader otherwise",
+            m.read_index_rounds.clone(),
+        );
+        registry.register(
+            "berth_store_read_index_reads",
+            "Reads served by read-index rounds",
+            m.read_index_reads.clone(),
         );
         Arc::new(Metrics { registry, ..m })
     }

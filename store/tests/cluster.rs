@@ -395,3 +395,38 @@ async fn restart_from_disk_keeps_data_and_revision() {
     assert!(next > last);
     cluster.stop_all().await;
 }
+
+/// Concurrent linearizable reads on a follower share read-index rounds (one
+/// request to the leader serves many), and every one of them still sees the
+/// write acknowledged just before they began.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_linearizable_reads_share_rounds_and_see_the_last_write() {
+    let mut cluster = Cluster::start(3).await;
+    let leader = cluster.wait_leader().await;
+    let follower = (leader + 1) % 3;
+    let mut writer = cluster.kv(leader).await;
+    let reader = cluster.kv(follower).await;
+    let metrics = cluster.node(follower).server.metrics();
+    const READS: u64 = 200;
+    for round in 0..3 {
+        let revision = put(&mut writer, "shared", &round.to_string()).await;
+        let rounds_before = metrics.read_index_rounds.get();
+        let reads_before = metrics.read_index_reads.get();
+        let reads = (0..READS).map(|_| {
+            let mut kv = reader.clone();
+            async move { get(&mut kv, "shared").await }
+        });
+        for resp in futures::future::join_all(reads).await {
+            let kv = resp.kvs.first().expect("the key");
+            assert_eq!(kv.value, round.to_string().into_bytes());
+            assert_eq!(kv.mod_revision, revision);
+        }
+        let rounds = metrics.read_index_rounds.get() - rounds_before;
+        assert_eq!(metrics.read_index_reads.get() - reads_before, READS);
+        assert!(
+            (1..READS).contains(&rounds),
+            "{READS} concurrent reads ran {rounds} rounds"
+        );
+    }
+    cluster.stop_all().await;
+}
