@@ -306,7 +306,14 @@ async fn a_services_endpoints_and_slices_list_its_ready_pods() {
                 break listed;
             }
         }
-        assert!(Instant::now() < deadline, "Endpoints never listed 3 pods");
+        if Instant::now() >= deadline {
+            // What the controller had to go on, to tell a slow pod from a
+            // missed update.
+            let state = cluster
+                .kubectl(&["get", "endpoints,pods,services", "-o", "wide"])
+                .await;
+            panic!("Endpoints never listed 3 pods:\n{state}");
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     // Read the pods only now: a pod is scheduled before its node reports an IP.
